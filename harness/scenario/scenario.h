@@ -1,0 +1,54 @@
+// A scenario: what to vary and what to measure, validated, with every default filled in.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness/model/service_set.h"
+
+namespace svcbench {
+
+struct SyncOptions {
+  uint32_t repetitions = 5;  // cold and warm syncs per cell
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  uint64_t seed = 42;
+  std::vector<std::string> backends;
+  std::vector<uint32_t> services;  // sweep.services, in the order given
+  uint32_t ports_per_service = 1;
+  uint32_t endpoints_per_service = 2;
+  Protocol protocol = Protocol::kTcp;
+  // Which measurements run; only the ones present in the file (or added by --set) run.
+  std::optional<SyncOptions> sync;
+  // "private" (default): a lock file of the run's own; "host": /run/xtables.lock (intrusive).
+  std::string xtables_lock = "private";
+  int lock_wait_s = 5;
+  // The scenario exactly as loaded, after --set overrides, for the result and the copy.
+  std::string source_yaml;
+  std::string source_path;
+};
+
+// One parse or validation error: `file:line:col: message`. Exit code 2 at the CLI.
+class ScenarioError : public std::runtime_error {
+ public:
+  ScenarioError(std::string file, int line, int col, const std::string& message);
+  std::string file;
+  int line;  // 1-based; 0 when unknown
+  int col;   // 1-based; 0 when unknown
+};
+
+// Reads, applies overrides ("dotted.key=YAML") in order, validates. Throws ScenarioError.
+Scenario LoadScenario(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Same, from text (for tests and fuzzing); `name` stands in for the file name in errors.
+Scenario ParseScenario(const std::string& text, const std::string& name,
+                       const std::vector<std::string>& overrides = {});
+
+}  // namespace svcbench
