@@ -30,6 +30,9 @@ struct Scenario {
   // "private" (default): a lock file of the run's own; "host": /run/xtables.lock (intrusive).
   std::string xtables_lock = "private";
   int lock_wait_s = 5;
+  // slo: metric expression -> target, as written ("latency.overhead.p99" -> "100us"). Kept
+  // unparsed for the reporting that will judge them; nothing reads them yet.
+  std::map<std::string, std::string> slo;
   // The scenario exactly as loaded, after --set overrides, for the result and the copy.
   std::string source_yaml;
   std::string source_path;
