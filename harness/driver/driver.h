@@ -43,8 +43,8 @@ struct Payload {
 
 // Cost of one commit, measured by the driver around the kernel-facing step only.
 struct CommitStats {
-  double wall_s = 0;                 // wall time of the commit (spawn to exit for a tool)
-  std::optional<double> cpu_s;       // user+sys CPU of the committing process (wait4 rusage)
+  double wall_s = 0;                    // wall time of the commit (spawn to exit for a tool)
+  std::optional<double> cpu_s;          // user+sys CPU of the committing process (wait4 rusage)
   std::optional<double> max_rss_bytes;  // its peak RSS
   size_t payload_bytes = 0;
   size_t rules = 0;

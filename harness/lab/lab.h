@@ -1,6 +1,7 @@
 // The Lab: a client, a node and a backend network namespace wired like a tiny cluster.
 //
-//   client (c0 198.18.255.1/30) ── (n0 198.18.255.2/30) node (n1 198.18.255.5/30) ── (b0 198.18.255.6/30) backend
+//   client (c0 198.18.255.1/30) ── (n0 198.18.255.2/30) node (n1 198.18.255.5/30) ── (b0
+//   198.18.255.6/30) backend
 //
 // The client routes the VIP and backend blocks to the node; the node forwards and routes the
 // backend block to the backend, which answers for every backend address through
@@ -19,9 +20,9 @@
 namespace svcbench {
 
 struct LabOptions {
-  std::string run_id;              // short, [a-z0-9]
-  std::string tag;                 // distinguishes several labs of one run, e.g. "l0"
-  std::vector<uint16_t> tcp_ports; // target ports the backend listener serves
+  std::string run_id;               // short, [a-z0-9]
+  std::string tag;                  // distinguishes several labs of one run, e.g. "l0"
+  std::vector<uint16_t> tcp_ports;  // target ports the backend listener serves
   std::vector<uint16_t> udp_ports;
   bool with_listener = true;
 };

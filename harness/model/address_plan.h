@@ -33,10 +33,10 @@ Ipv4 VipAt(uint32_t slot);
 Ipv4 BackendAt(uint32_t slot);
 
 // Links: client <-> node and node <-> backend, each a /30 in the link block.
-constexpr Ipv4 kClientAddr = kLinkBase | 1;        // client side of client<->node
-constexpr Ipv4 kNodeClientAddr = kLinkBase | 2;    // node side of client<->node
-constexpr Ipv4 kNodeBackendAddr = kLinkBase | 5;   // node side of node<->backend
-constexpr Ipv4 kBackendLinkAddr = kLinkBase | 6;   // backend side of node<->backend
+constexpr Ipv4 kClientAddr = kLinkBase | 1;       // client side of client<->node
+constexpr Ipv4 kNodeClientAddr = kLinkBase | 2;   // node side of client<->node
+constexpr Ipv4 kNodeBackendAddr = kLinkBase | 5;  // node side of node<->backend
+constexpr Ipv4 kBackendLinkAddr = kLinkBase | 6;  // backend side of node<->backend
 constexpr int kLinkPrefix = 30;
 
 }  // namespace svcbench::plan

@@ -52,9 +52,9 @@ Layout CheckLayout(const GeneratorSpec& spec) {
   const uint64_t backend_wraps = (endpoints - 1) / plan::kBackendSlots;
   if (plan::kServicePortBase + (vip_wraps + 1) * spec.ports_per_service - 1 > 65535 ||
       plan::kTargetPortBase + (backend_wraps + 1) * spec.ports_per_service - 1 > 65535) {
-    throw std::invalid_argument(fmt::format(
-        "{} services x {} ports x {} endpoints do not fit the address plan's ports",
-        spec.services, spec.ports_per_service, spec.endpoints_per_service));
+    throw std::invalid_argument(
+        fmt::format("{} services x {} ports x {} endpoints do not fit the address plan's ports",
+                    spec.services, spec.ports_per_service, spec.endpoints_per_service));
   }
   return Layout{std::min(spec.services, plan::kVipSlots),
                 static_cast<uint32_t>(std::min<uint64_t>(endpoints, plan::kBackendSlots)),

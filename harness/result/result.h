@@ -25,6 +25,9 @@ struct Context {
 // Collected once per run: uname, tool versions, /proc/cpuinfo, build info.
 Context CollectContext();
 
+// Now as RFC 3339 UTC, to the second.
+std::string NowUtc();
+
 struct ResultRow {
   std::string backend;
   uint32_t services = 0;

@@ -1,0 +1,43 @@
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "harness/driver/driver.h"
+
+namespace svcbench {
+namespace {
+
+bool Known(std::string_view name) {
+  for (const auto& n : KnownBackendNames()) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+void CheckKnown(std::string_view name) {
+  if (!Known(name)) {
+    throw std::invalid_argument(fmt::format("unknown backend '{}' (known: {})", name,
+                                            fmt::join(KnownBackendNames(), ", ")));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Driver> MakeDriver(std::string_view name, const DriverContext& ctx) {
+  CheckKnown(name);
+  (void)ctx;
+  return nullptr;
+}
+
+Availability ProbeBackend(std::string_view name) {
+  CheckKnown(name);
+  if (name == "ipvs") {
+    if (!std::filesystem::exists("/proc/net/ip_vs")) {
+      return {false, "this kernel has no IP_VS (no /proc/net/ip_vs; modules cannot be loaded)"};
+    }
+    return {false, "not implemented yet"};
+  }
+  return {false, "not implemented yet"};
+}
+
+}  // namespace svcbench

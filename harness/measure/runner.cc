@@ -1,0 +1,182 @@
+#include "harness/measure/runner.h"
+
+#include <chrono>
+#include <filesystem>
+#include <ostream>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "harness/measure/sync.h"
+#include "harness/model/generator.h"
+#include "harness/report/summary_markdown.h"
+#include "harness/util/interrupt.h"
+
+namespace svcbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Progress {
+ public:
+  explicit Progress(std::ostream* out) : out_(out), t0_(std::chrono::steady_clock::now()) {}
+  template <typename... Args>
+  void Line(fmt::format_string<Args...> f, Args&&... args) {
+    if (!out_) return;
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    *out_ << fmt::format("[{:7.1f}s] ", t) << fmt::format(f, std::forward<Args>(args)...)
+          << std::endl;
+  }
+
+ private:
+  std::ostream* out_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+ResultRow ErrorRow(const std::string& backend, uint32_t services, uint32_t eps,
+                   const std::string& metric, const std::string& error) {
+  ResultRow r;
+  r.backend = backend;
+  r.services = services;
+  r.endpoints_per_service = eps;
+  r.metric = metric;
+  r.unit = std::string("s");  // not = "s": GCC 12 raises a false -Wrestrict (PR 105651)
+  r.error = error;
+  return r;
+}
+
+void WriteOutputs(const std::string& dir, const Result& r) {
+  WriteFileAtomic((fs::path(dir) / "result.json").string(), ToJson(r).dump(1) + "\n");
+  WriteFileAtomic((fs::path(dir) / "summary.md").string(), SummaryMarkdown(r));
+}
+
+struct Cell {
+  std::string backend;
+  std::unique_ptr<Testbed> bed;
+  SyncSamples samples;
+  std::optional<std::string> error;
+};
+
+}  // namespace
+
+nlohmann::json ScenarioJson(const Scenario& sc) {
+  nlohmann::json j;
+  j["name"] = sc.name;
+  j["description"] = sc.description;
+  j["seed"] = sc.seed;
+  j["backends"] = sc.backends;
+  j["sweep"] = {{"services", sc.services}};
+  j["workload"] = {{"ports_per_service", sc.ports_per_service},
+                   {"endpoints_per_service", sc.endpoints_per_service},
+                   {"protocol", std::string(ProtocolName(sc.protocol))}};
+  j["measurements"] = nlohmann::json::object();
+  if (sc.sync) j["measurements"]["sync"] = {{"repetitions", sc.sync->repetitions}};
+  j["xtables"] = {{"lock", sc.xtables_lock}, {"wait_s", sc.lock_wait_s}};
+  j["source_path"] = sc.source_path;
+  return j;
+}
+
+std::string DefaultRunDir(const std::string& root, const std::string& scenario_name) {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return (fs::path(root) / fmt::format("{:%Y%m%dT%H%M%SZ}-{}", now, scenario_name)).string();
+}
+
+RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const TestbedFactory& make,
+                       Context context) {
+  Progress progress(opts.log);
+  RunOutcome out;
+  Result& result = out.result;
+  result.scenario = ScenarioJson(sc);
+  result.context = std::move(context);
+  // Until the last write, the file on disk says the run did not finish: a run killed with
+  // SIGKILL leaves a result.json whose status tells the truth.
+  result.status = RunStatus::kInterrupted;
+  bool failed = false;
+
+  fs::create_directories(opts.out_dir);
+  WriteFileAtomic((fs::path(opts.out_dir) / "scenario.yaml").string(), sc.source_yaml);
+
+  const uint32_t reps = sc.sync ? sc.sync->repetitions : 0;
+  const size_t total_cells = sc.services.size() * sc.backends.size();
+  size_t cell_no = 0;
+  // The cells of the size point in progress; flushed into rows when it ends or is interrupted,
+  // so completed repetitions are never lost.
+  std::vector<Cell> cells;
+  uint32_t current_services = 0;
+  auto flush = [&] {
+    for (Cell& c : cells) {
+      for (ResultRow& row :
+           SyncRows(c.backend, current_services, sc.endpoints_per_service, c.samples)) {
+        result.rows.push_back(std::move(row));
+      }
+      if (c.error) {
+        failed = true;
+        result.rows.push_back(ErrorRow(c.backend, current_services, sc.endpoints_per_service,
+                                       "sync.full.wall", *c.error));
+      }
+    }
+    cells.clear();  // destroys the testbeds: labs are removed before the next size is generated
+  };
+  try {
+    for (const uint32_t services : sc.services) {
+      const GeneratorSpec spec{sc.seed, services, sc.ports_per_service, sc.endpoints_per_service,
+                               sc.protocol};
+      progress.Line("generating {} services x {} ports x {} endpoints", services,
+                    sc.ports_per_service, sc.endpoints_per_service);
+      const ServiceSet set = Generate(spec);
+      current_services = services;
+      for (size_t b = 0; b < sc.backends.size(); ++b) {
+        Cell c;
+        c.backend = sc.backends[b];
+        progress.Line("cell {}/{}: {} at {} services: setting up", ++cell_no, total_cells,
+                      c.backend, services);
+        try {
+          c.bed = make(c.backend, static_cast<int>(b), spec);
+        } catch (const Interrupted&) {
+          throw;
+        } catch (const std::exception& e) {
+          c.error = fmt::format("setup: {}", e.what());
+          progress.Line("  {} failed: {}", c.backend, *c.error);
+        }
+        cells.push_back(std::move(c));
+      }
+
+      // Repetitions of all backends are interleaved (rotating which goes first), so drift on
+      // a noisy machine hits every backend alike instead of whichever ran last.
+      for (uint32_t rep = 0; rep < reps; ++rep) {
+        for (size_t k = 0; k < cells.size(); ++k) {
+          Cell& c = cells[(k + rep) % cells.size()];
+          if (c.error) continue;
+          ThrowIfInterrupted();
+          try {
+            RunSyncRepetition(c.bed->driver(), set, c.samples);
+            progress.Line("  {} {} services rep {}/{}: sync cold {:.3f}s warm {:.3f}s", c.backend,
+                          services, rep + 1, reps, c.samples.cold_wall.back(),
+                          c.samples.warm_wall.back());
+          } catch (const Interrupted&) {
+            throw;
+          } catch (const std::exception& e) {
+            c.error = e.what();
+            progress.Line("  {} failed: {}", c.backend, *c.error);
+          }
+        }
+      }
+
+      flush();
+      WriteOutputs(opts.out_dir, result);
+    }
+    result.status = failed ? RunStatus::kPartial : RunStatus::kComplete;
+    out.exit_code = failed ? 4 : 0;
+  } catch (const Interrupted& i) {
+    progress.Line("interrupted by signal {}: writing what was measured", i.signal);
+    flush();
+    result.status = RunStatus::kInterrupted;
+    out.exit_code = 4;
+  }
+  result.context.finished_at = NowUtc();
+  WriteOutputs(opts.out_dir, result);
+  progress.Line("status {}: {}", RunStatusName(result.status), opts.out_dir);
+  return out;
+}
+
+}  // namespace svcbench

@@ -1,0 +1,63 @@
+#include "harness/measure/sync.h"
+
+#include <chrono>
+
+namespace svcbench {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void Record(const CommitStats& c, std::vector<double>& wall, std::vector<double>& cpu,
+            std::vector<double>& rss) {
+  wall.push_back(c.wall_s);
+  if (c.cpu_s) cpu.push_back(*c.cpu_s);
+  if (c.max_rss_bytes) rss.push_back(*c.max_rss_bytes);
+}
+
+}  // namespace
+
+void RunSyncRepetition(Driver& driver, const ServiceSet& set, SyncSamples& out) {
+  driver.Clear();
+  const auto t0 = std::chrono::steady_clock::now();
+  const Payload payload = driver.Render(set);
+  out.render_wall.push_back(SecondsSince(t0));
+  const CommitStats cold = driver.Sync(set, payload);
+  const CommitStats warm = driver.Sync(set, payload);
+  // Only whole repetitions count: a failed warm sync leaves no cold sample without its pair.
+  Record(cold, out.cold_wall, out.cold_cpu, out.cold_rss);
+  Record(warm, out.warm_wall, out.warm_cpu, out.warm_rss);
+  out.payload_bytes.push_back(static_cast<double>(payload.text.size()));
+  out.rules.push_back(static_cast<double>(payload.rules));
+}
+
+std::vector<ResultRow> SyncRows(const std::string& backend, uint32_t services,
+                                uint32_t endpoints_per_service, const SyncSamples& s) {
+  std::vector<ResultRow> rows;
+  auto add = [&](std::string metric, std::string unit, std::map<std::string, std::string> labels,
+                 const std::vector<double>& samples) {
+    if (samples.empty()) return;
+    ResultRow r;
+    r.backend = backend;
+    r.services = services;
+    r.endpoints_per_service = endpoints_per_service;
+    r.metric = std::move(metric);
+    r.unit = std::move(unit);
+    r.labels = std::move(labels);
+    r.samples = samples;
+    rows.push_back(std::move(r));
+  };
+  add("sync.full.wall", "s", {{"state", "cold"}}, s.cold_wall);
+  add("sync.full.wall", "s", {{"state", "warm"}}, s.warm_wall);
+  add("sync.full.cpu", "s", {{"state", "cold"}}, s.cold_cpu);
+  add("sync.full.cpu", "s", {{"state", "warm"}}, s.warm_cpu);
+  add("sync.full.rss", "bytes", {{"state", "cold"}}, s.cold_rss);
+  add("sync.full.rss", "bytes", {{"state", "warm"}}, s.warm_rss);
+  add("sync.render.wall", "s", {}, s.render_wall);
+  add("sync.payload.bytes", "bytes", {}, s.payload_bytes);
+  add("sync.rules", "count", {}, s.rules);
+  return rows;
+}
+
+}  // namespace svcbench

@@ -1,0 +1,32 @@
+// Measurement `sync`: full syncs of a ServiceSet through a Driver, cold (into an empty node)
+// and warm (over the identical ruleset), with the harness's own render time beside them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/driver/driver.h"
+#include "harness/model/service_set.h"
+#include "harness/result/result.h"
+
+namespace svcbench {
+
+// Samples of one cell (backend × size), filled one repetition at a time so the caller can
+// interleave repetitions of several backends.
+struct SyncSamples {
+  std::vector<double> render_wall;
+  std::vector<double> cold_wall, warm_wall;
+  std::vector<double> cold_cpu, warm_cpu;
+  std::vector<double> cold_rss, warm_rss;
+  std::vector<double> payload_bytes, rules;
+};
+
+// One repetition: Clear, render (timed), Sync (cold), Sync again (warm). Throws what the
+// driver throws; the samples of completed repetitions stay in `out`.
+void RunSyncRepetition(Driver& driver, const ServiceSet& set, SyncSamples& out);
+
+// Rows of docs/metrics.md for one cell.
+std::vector<ResultRow> SyncRows(const std::string& backend, uint32_t services,
+                                uint32_t endpoints_per_service, const SyncSamples& s);
+
+}  // namespace svcbench

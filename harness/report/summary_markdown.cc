@@ -1,0 +1,108 @@
+#include "harness/report/summary_markdown.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+namespace svcbench {
+namespace {
+
+std::string LabelText(const std::map<std::string, std::string>& labels) {
+  std::string s;
+  for (const auto& [k, v] : labels) s += fmt::format("{}{}={}", s.empty() ? "" : ", ", k, v);
+  return s;
+}
+
+}  // namespace
+
+std::string FormatValue(double v, const std::string& unit) {
+  if (!std::isfinite(v)) return "–";
+  if (unit == "s") {
+    if (v >= 1) return fmt::format("{:.3g} s", v);
+    if (v >= 1e-3) return fmt::format("{:.3g} ms", v * 1e3);
+    return fmt::format("{:.3g} µs", v * 1e6);
+  }
+  if (unit == "bytes") {
+    if (v >= 1e9) return fmt::format("{:.3g} GB", v / 1e9);
+    if (v >= 1e6) return fmt::format("{:.3g} MB", v / 1e6);
+    if (v >= 1e3) return fmt::format("{:.3g} kB", v / 1e3);
+    return fmt::format("{:.0f} B", v);
+  }
+  if (unit == "count") return fmt::format("{:.0f}", v);
+  return fmt::format("{:.4g} {}", v, unit);
+}
+
+std::string SummaryMarkdown(const Result& r) {
+  std::string md;
+  const std::string name = r.scenario.value("name", std::string("?"));
+  md += fmt::format("# svcbench: {} ({})\n\n", name, RunStatusName(r.status));
+  const Context& c = r.context;
+  md += fmt::format("- kernel: {}\n- cpu: {} ({} cores)\n- iptables: {}\n- nft: {}\n", c.kernel,
+                    c.cpu, c.cores, c.iptables, c.nft);
+  md += fmt::format("- build: {} {} (svcbench {})\n- started {} finished {}\n", c.build_type,
+                    c.git_sha, c.svcbench_version, c.started_at,
+                    c.finished_at.empty() ? "(not finished)" : c.finished_at);
+  for (const auto& w : c.warnings) md += fmt::format("- **warning:** {}\n", w);
+  md += "\n";
+
+  // Group rows by (metric, labels); keep first-seen order of metrics and backends.
+  using Key = std::pair<std::string, std::string>;
+  std::vector<Key> keys;
+  std::map<Key, std::string> units;
+  std::vector<std::string> backends;
+  std::set<uint32_t> sizes;
+  std::map<std::tuple<Key, std::string, uint32_t>, Summary> cells;
+  std::vector<const ResultRow*> errors;
+  for (const ResultRow& row : r.rows) {
+    if (row.error) errors.push_back(&row);
+    if (row.samples.empty()) continue;
+    const Key key{row.metric, LabelText(row.labels)};
+    if (!units.count(key)) keys.push_back(key);
+    units[key] = row.unit;
+    if (std::find(backends.begin(), backends.end(), row.backend) == backends.end()) {
+      backends.push_back(row.backend);
+    }
+    sizes.insert(row.services);
+    cells[{key, row.backend, row.services}] = Summarize(row.samples);
+  }
+
+  for (const Key& key : keys) {
+    md += fmt::format("## {}{}\n\n| services |", key.first,
+                      key.second.empty() ? "" : fmt::format(" ({})", key.second));
+    std::string sep = "|---:|";
+    for (const auto& b : backends) {
+      md += fmt::format(" {} p50 | {} p90 |", b, b);
+      sep += "---:|---:|";
+    }
+    md += "\n" + sep + "\n";
+    for (const uint32_t n : sizes) {
+      md += fmt::format("| {} |", n);
+      for (const auto& b : backends) {
+        const auto it = cells.find({key, b, n});
+        if (it == cells.end()) {
+          md += " – | – |";
+        } else {
+          md += fmt::format(" {} | {} |", FormatValue(it->second.p50, units[key]),
+                            FormatValue(it->second.p90, units[key]));
+        }
+      }
+      md += "\n";
+    }
+    md += "\n";
+  }
+
+  if (!errors.empty()) {
+    md += "## Errors\n\n";
+    for (const ResultRow* e : errors) {
+      md += fmt::format("- {} at {} services, {}: {}\n", e->backend, e->services, e->metric,
+                        *e->error);
+    }
+    md += "\n";
+  }
+  return md;
+}
+
+}  // namespace svcbench
