@@ -1,7 +1,7 @@
 // The Lab: a client, a node and a backend network namespace wired like a tiny cluster.
 //
-//   client (c0 198.18.255.1/30) ── (n0 198.18.255.2/30) node (n1 198.18.255.5/30) ── (b0
-//   198.18.255.6/30) backend
+//   client                 node                                     backend
+//   c0 198.18.255.1/30 ── n0 198.18.255.2/30    n1 198.18.255.5/30 ── b0 198.18.255.6/30
 //
 // The client routes the VIP and backend blocks to the node; the node forwards and routes the
 // backend block to the backend, which answers for every backend address through
@@ -15,9 +15,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace svcbench {
+
+class BackendListener;
 
 struct LabOptions {
   std::string run_id;               // short, [a-z0-9]
@@ -43,8 +46,11 @@ class Lab {
   int ClientFd() const;
   int NodeFd() const;
   int BackendFd() const;
+  // The backend listener (answer counters), or nullptr without one or after Destroy().
+  const BackendListener* Listener() const;
 
-  // Removes the namespaces now (also done by the destructor). Idempotent.
+  // Stops the listener, closes the fds and removes the namespaces now (also done by the
+  // destructor, which reports instead of throwing). Idempotent; afterwards the fds are -1.
   void Destroy();
 
   struct Impl;
@@ -59,6 +65,10 @@ std::vector<std::string> ListLabNamespaces();
 // Removes leftover svcb-* namespaces whose owning process is gone (or all, with force), and
 // returns the names removed. @see man 8 ip-netns (delete)
 std::vector<std::string> CleanupLeftovers(bool force);
+
+// The same, limited to names starting with name_prefix (which must start with "svcb-"), e.g.
+// "svcb-<run>-" for one run. Leaves other tools' and other runs' namespaces alone.
+std::vector<std::string> CleanupLeftovers(bool force, std::string_view name_prefix);
 
 // Removes every namespace this process created and has not removed yet. Async-signal-unsafe;
 // called from the interrupt path of the CLI and from atexit.
