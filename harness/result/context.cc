@@ -8,12 +8,10 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "git_sha.h"  // generated at build time
 #include "harness/result/result.h"
 #include "harness/util/process.h"
 
-#ifndef SVCBENCH_GIT_SHA
-#define SVCBENCH_GIT_SHA "unknown"
-#endif
 
 namespace svcbench {
 namespace {
