@@ -257,6 +257,11 @@ std::string SpliceStaleChainDeletions(std::string_view payload,
                                       const std::vector<std::string>& stale) {
   // Chain lines go after the last declaration (before the first rule); -X lines go before the
   // nodeports rule, which is the last line before COMMIT.
+  if (stale.empty()) {
+    std::string out = LargeBuffer(payload.size());
+    out.append(payload);
+    return out;
+  }
   const size_t first_rule = payload.find("\n-A ");
   const size_t tail_size = kNodePortsRuleLine.size() + kCommit.size();
   if (first_rule == std::string_view::npos || payload.size() < tail_size ||

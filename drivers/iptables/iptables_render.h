@@ -66,8 +66,9 @@ bool IsServiceChainName(std::string_view chain);
 // `payload` (a RenderIptablesRestore() result without stale chains) with the chain lines and
 // -X lines for `stale` inserted where RenderIptablesRestore would have put them, so that
 // SpliceStaleChainDeletions(Render(set), stale) == Render(set, {.stale_chains = stale}).
-// Lets a driver delete stale chains without rendering the set again. Throws
-// std::invalid_argument when `payload` does not have the expected shape.
+// Lets a driver delete stale chains without rendering the set again. With no stale chains it is
+// a plain copy (of any text). Throws std::invalid_argument when `stale` is not empty and
+// `payload` does not have the expected shape.
 std::string SpliceStaleChainDeletions(std::string_view payload,
                                       const std::vector<std::string>& stale);
 
