@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "drivers/iptables/iptables_driver.h"
 #include "harness/driver/driver.h"
 
 namespace svcbench {
@@ -25,12 +26,15 @@ void CheckKnown(std::string_view name) {
 
 std::unique_ptr<Driver> MakeDriver(std::string_view name, const DriverContext& ctx) {
   CheckKnown(name);
-  (void)ctx;
+  if (name == "iptables-legacy") return MakeIptablesDriver(IptablesVariant::kLegacy, ctx);
+  if (name == "iptables-nft") return MakeIptablesDriver(IptablesVariant::kNft, ctx);
   return nullptr;
 }
 
 Availability ProbeBackend(std::string_view name) {
   CheckKnown(name);
+  if (name == "iptables-legacy") return ProbeIptables(IptablesVariant::kLegacy);
+  if (name == "iptables-nft") return ProbeIptables(IptablesVariant::kNft);
   if (name == "ipvs") {
     if (!std::filesystem::exists("/proc/net/ip_vs")) {
       return {false, "this kernel has no IP_VS (no /proc/net/ip_vs; modules cannot be loaded)"};
