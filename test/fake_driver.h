@@ -29,6 +29,7 @@ class FakeDriver : public Driver {
   CommitStats Sync(const ServiceSet& set, const Payload& payload) override {
     log.push_back(fmt::format("sync {}", set.ports.size()));
     if (fail_on_sync_number >= 0 && syncs_++ == fail_on_sync_number) {
+      if (fail_with_timeout) throw DriverTimeout(fmt::format("{}: injected timeout", name_));
       throw DriverError(fmt::format("{}: injected failure", name_));
     }
     state = payload.text;
@@ -46,9 +47,10 @@ class FakeDriver : public Driver {
     state.clear();
   }
 
-  std::vector<std::string> log;  // "clear", "sync N" in call order
-  std::string state;             // the last payload committed
-  int fail_on_sync_number = -1;  // 0-based Sync call that throws
+  std::vector<std::string> log;    // "clear", "sync N" in call order
+  std::string state;               // the last payload committed
+  int fail_on_sync_number = -1;    // 0-based Sync call that throws
+  bool fail_with_timeout = false;  // throw DriverTimeout instead of DriverError
   double wall_s = 0.01;
 
  private:

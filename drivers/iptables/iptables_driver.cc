@@ -94,6 +94,7 @@ class IptablesDriver final : public Driver {
     const SpawnResult r =
         Run({tool, "-w", std::to_string(ctx_.lock_wait_s), "--noflush", "--counters"},
             std::move(input));
+    if (r.timed_out) throw DriverTimeout(r.Describe(tool));
     if (!r.Ok()) throw DriverError(r.Describe(tool));
     existing_chains_ = std::move(active);
 
@@ -178,7 +179,7 @@ class IptablesDriver final : public Driver {
       opts.extra_env.push_back("XTABLES_LOCKFILE=" + ctx_.xtables_lockfile);
     }
     opts.stdin_data = std::move(stdin_data);
-    opts.timeout_s = opts_.tool_timeout_s;
+    opts.timeout_s = ctx_.commit_timeout_s > 0 ? ctx_.commit_timeout_s : opts_.tool_timeout_s;
     SpawnResult r;
     try {
       r = Spawn(opts);

@@ -31,6 +31,9 @@ struct DriverContext {
   std::string xtables_lockfile;
   // Seconds an xtables tool waits for the lock (-w).
   int lock_wait_s = 5;
+  // A commit still running after this long is abandoned and fails with DriverTimeout; 0 means
+  // the driver's own hang guard. Keeps a sweep bounded when a backend grows superlinearly.
+  double commit_timeout_s = 0;
 };
 
 // The bytes a driver would send for a ServiceSet, and what they contain.
@@ -75,6 +78,13 @@ class Driver {
 class DriverError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A commit that exceeded DriverContext::commit_timeout_s. The run loop skips the larger sizes
+// of that backend: they would only take longer.
+class DriverTimeout : public DriverError {
+ public:
+  using DriverError::DriverError;
 };
 
 // Names of every backend of DESIGN.md, in display order, whether or not implemented yet.

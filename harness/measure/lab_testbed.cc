@@ -44,6 +44,7 @@ TestbedFactory MakeLabTestbedFactory(LabTestbedOptions opts) {
     DriverContext ctx;
     ctx.xtables_lockfile = opts.xtables_lockfile;
     ctx.lock_wait_s = opts.lock_wait_s;
+    ctx.commit_timeout_s = opts.commit_timeout_s;
     return std::make_unique<LabTestbed>(lab, backend, ctx);
   };
 }

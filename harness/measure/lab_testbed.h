@@ -12,6 +12,7 @@ struct LabTestbedOptions {
   std::string run_id;
   std::string xtables_lockfile;  // empty: the host's lock (scenario asked for it)
   int lock_wait_s = 5;
+  double commit_timeout_s = 0;
 };
 
 // A factory for RunScenario. Every call makes a new Lab, so every backend gets its own fresh

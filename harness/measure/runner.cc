@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <ostream>
 
 #include <fmt/chrono.h>
@@ -70,7 +71,10 @@ nlohmann::json ScenarioJson(const Scenario& sc) {
                    {"endpoints_per_service", sc.endpoints_per_service},
                    {"protocol", std::string(ProtocolName(sc.protocol))}};
   j["measurements"] = nlohmann::json::object();
-  if (sc.sync) j["measurements"]["sync"] = {{"repetitions", sc.sync->repetitions}};
+  if (sc.sync) {
+    j["measurements"]["sync"] = {{"repetitions", sc.sync->repetitions},
+                                 {"timeout_s", sc.sync->timeout_s}};
+  }
   j["xtables"] = {{"lock", sc.xtables_lock}, {"wait_s", sc.lock_wait_s}};
   j["source_path"] = sc.source_path;
   return j;
@@ -117,6 +121,9 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
     }
     cells.clear();  // destroys the testbeds: labs are removed before the next size is generated
   };
+  // Backends whose commit timed out, and at which size: their larger sizes would only take
+  // longer, so they are skipped (and say why) instead of stretching the sweep by hours.
+  std::map<std::string, uint32_t> timed_out_at;
   try {
     for (const uint32_t services : sc.services) {
       const GeneratorSpec spec{sc.seed, services, sc.ports_per_service, sc.endpoints_per_service,
@@ -130,6 +137,13 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
         c.backend = sc.backends[b];
         progress.Line("cell {}/{}: {} at {} services: setting up", ++cell_no, total_cells,
                       c.backend, services);
+        if (const auto t = timed_out_at.find(c.backend); t != timed_out_at.end()) {
+          c.error = fmt::format("skipped: a sync timed out at {} services (sync.timeout {} s)",
+                                t->second, sc.sync ? sc.sync->timeout_s : 0);
+          progress.Line("  {} {}", c.backend, *c.error);
+          cells.push_back(std::move(c));
+          continue;
+        }
         try {
           c.bed = make(c.backend, static_cast<int>(b), spec);
         } catch (const Interrupted&) {
@@ -155,6 +169,10 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
                           c.samples.warm_wall.back());
           } catch (const Interrupted&) {
             throw;
+          } catch (const DriverTimeout& e) {
+            c.error = e.what();
+            timed_out_at.emplace(c.backend, services);
+            progress.Line("  {} timed out: {}", c.backend, *c.error);
           } catch (const std::exception& e) {
             c.error = e.what();
             progress.Line("  {} failed: {}", c.backend, *c.error);

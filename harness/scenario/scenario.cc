@@ -39,7 +39,7 @@ const std::vector<std::string> kTopKeys = {"name",         "description", "seed"
 const std::vector<std::string> kSweepKeys = {"services"};
 const std::vector<std::string> kWorkloadKeys = {"ports_per_service", "endpoints_per_service",
                                                 "protocol"};
-const std::vector<std::string> kSyncKeys = {"repetitions"};
+const std::vector<std::string> kSyncKeys = {"repetitions", "timeout"};
 const std::vector<std::string> kXtablesKeys = {"lock", "wait"};
 
 const std::vector<std::string> kImplementedMeasurements = {"sync"};
@@ -52,6 +52,7 @@ const std::vector<std::string> kOpaqueMaps = {"slo"};
 
 constexpr uint64_t kMaxServices = 1000000;
 constexpr uint64_t kMaxLockWaitS = 600;
+constexpr uint64_t kMaxSyncTimeoutS = 86400;
 
 std::string WithSuggestion(std::string got, std::string_view word,
                            const std::vector<std::string>& candidates) {
@@ -162,11 +163,13 @@ const std::vector<YamlNode>& ReadNonEmptyList(const YamlNode& node, const std::s
   return node.items;
 }
 
-// "5s", "5000ms" or 5. Whole seconds only, because that is what iptables' -w takes.
-int ReadWholeSeconds(const YamlNode& node, const std::string& path) {
+// "5s", "5000ms" or 5, in min_s..max_s. Whole seconds only, because that is what iptables' -w
+// takes.
+int ReadWholeSeconds(const YamlNode& node, const std::string& path, uint64_t min_s,
+                     uint64_t max_s) {
   static const std::regex kDuration("([0-9]+)(s|ms)?");
   const std::string what =
-      fmt::format("a whole number of seconds in 0..{} (like 5s, 5000ms or 5)", kMaxLockWaitS);
+      fmt::format("a whole number of seconds in {}..{} (like 5s, 5000ms or 5)", min_s, max_s);
   std::smatch match;
   if (node.kind != YamlNode::Kind::kScalar || !std::regex_match(node.scalar, match, kDuration)) {
     FailExpected(node.where, path, what, Describe(node));
@@ -180,7 +183,7 @@ int ReadWholeSeconds(const YamlNode& node, const std::string& path) {
     if (amount % 1000 != 0) FailExpected(node.where, path, what, Describe(node));
     amount /= 1000;
   }
-  if (amount > kMaxLockWaitS) FailExpected(node.where, path, what, Describe(node));
+  if (amount < min_s || amount > max_s) FailExpected(node.where, path, what, Describe(node));
   return static_cast<int>(amount);
 }
 
@@ -239,6 +242,9 @@ void ReadMeasurements(const YamlNode& node, const std::string& path, Scenario& s
       if (const YamlNode* n = options.Get("repetitions")) {
         sync.repetitions =
             static_cast<uint32_t>(ReadInteger(*n, options.Path("repetitions"), 1, 1000));
+      }
+      if (const YamlNode* n = options.Get("timeout")) {
+        sync.timeout_s = ReadWholeSeconds(*n, options.Path("timeout"), 1, kMaxSyncTimeoutS);
       }
     }
     scenario.sync = sync;
@@ -318,7 +324,7 @@ Scenario Build(const YamlNode& root) {
       scenario.xtables_lock = ReadChoice(*v, xtables.Path("lock"), {"private", "host"});
     }
     if (const YamlNode* v = xtables.Get("wait")) {
-      scenario.lock_wait_s = ReadWholeSeconds(*v, xtables.Path("wait"));
+      scenario.lock_wait_s = ReadWholeSeconds(*v, xtables.Path("wait"), 0, kMaxLockWaitS);
     }
   }
 

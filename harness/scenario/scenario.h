@@ -14,6 +14,8 @@ namespace svcbench {
 
 struct SyncOptions {
   uint32_t repetitions = 5;  // cold and warm syncs per cell
+  // A commit running longer fails the cell, and the backend's larger sizes are skipped.
+  int timeout_s = 600;
 };
 
 struct Scenario {

@@ -55,12 +55,16 @@ struct Fakes {
   std::string fail_backend;
   int fail_on_sync = -1;
   std::string setup_fail_backend;
+  bool timeout = false;
 
   TestbedFactory Factory() {
     return [this](const std::string& backend, int, const GeneratorSpec& spec) {
       if (backend == setup_fail_backend) throw std::runtime_error("no such tool");
       auto d = std::make_unique<FakeDriver>(backend);
-      if (backend == fail_backend) d->fail_on_sync_number = fail_on_sync;
+      if (backend == fail_backend) {
+        d->fail_on_sync_number = fail_on_sync;
+        d->fail_with_timeout = timeout;
+      }
       FakeDriver* raw = d.get();
       drivers[backend + "/" + std::to_string(spec.services)] = std::move(d);
       return std::make_unique<FakeTestbed>(raw);
@@ -139,6 +143,30 @@ TEST(Runner, FailingCellIsRecordedAndTheSweepGoesOn) {
   ASSERT_NE(Find(out.result, "b", 10, "sync.full.wall", "cold"), nullptr);
   EXPECT_EQ(Find(out.result, "b", 10, "sync.full.wall", "cold")->samples.size(), 3u);
   ASSERT_NE(Find(out.result, "a", 20, "sync.full.wall", "cold"), nullptr);
+}
+
+TEST(Runner, TimeoutSkipsTheLargerSizesOfThatBackendOnly) {
+  TempDir tmp;
+  Fakes fakes;
+  fakes.fail_backend = "a";
+  fakes.fail_on_sync = 0;
+  fakes.timeout = true;
+  RunOptions opts;
+  opts.out_dir = tmp.path() + "/run";
+  const RunOutcome out = RunScenario(SmallScenario(), opts, fakes.Factory(), Context{});
+  EXPECT_EQ(out.result.status, RunStatus::kPartial);
+  std::vector<std::string> errors;
+  for (const auto& row : out.result.rows) {
+    if (row.error)
+      errors.push_back(row.backend + "/" + std::to_string(row.services) + ": " + *row.error);
+  }
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].find("a/10: a: injected timeout"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("a/20: skipped: a sync timed out at 10 services"), std::string::npos)
+      << errors[1];
+  // The larger size of "a" never built a testbed; "b" ran everything.
+  EXPECT_EQ(fakes.drivers.count("a/20"), 0u);
+  EXPECT_EQ(Find(out.result, "b", 20, "sync.full.wall", "cold")->samples.size(), 3u);
 }
 
 TEST(Runner, SetupFailureIsACellError) {

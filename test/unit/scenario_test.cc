@@ -295,10 +295,11 @@ TEST(ScenarioErrors, ListWhereMapExpected) {
 }
 
 TEST(ScenarioErrors, ScalarWhereMeasurementOptionsExpected) {
-  EXPECT_TRUE(IsError(ErrorOf("name: t\nbackends: [iptables-nft]\nsweep: {services: [1]}\n"
-                              "measurements:\n  sync: 5\n"),
-                      "t.yaml", 5, 9,
-                      "measurements.sync: expected a map with keys repetitions, got the number 5"));
+  EXPECT_TRUE(IsError(
+      ErrorOf("name: t\nbackends: [iptables-nft]\nsweep: {services: [1]}\n"
+              "measurements:\n  sync: 5\n"),
+      "t.yaml", 5, 9,
+      "measurements.sync: expected a map with keys repetitions, timeout, got the number 5"));
 }
 
 TEST(ScenarioErrors, QuotedNumberIsAString) {
@@ -451,7 +452,7 @@ TEST(ScenarioErrors, UnknownSyncOption) {
                               "measurements:\n  sync: {repetitons: 3}\n"),
                       "t.yaml", 5, 10,
                       "measurements.sync.repetitons: expected a key of measurements.sync "
-                      "(repetitions), got an unknown key; did you mean 'repetitions'?"));
+                      "(repetitions, timeout), got an unknown key; did you mean 'repetitions'?"));
 }
 
 TEST(ScenarioErrors, SweepDoesNotFitTheAddressPlan) {
@@ -477,6 +478,19 @@ TEST(ScenarioErrors, WaitTooLong) {
   EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "xtables:\n  wait: 601s\n"), "t.yaml", 8, 9,
                       "xtables.wait: expected a whole number of seconds in 0..600 (like 5s, "
                       "5000ms or 5), got the string '601s'"));
+}
+
+TEST(ScenarioParse, SyncTimeoutDefaultsAndOverrides) {
+  EXPECT_EQ(ParseScenario(kMinimal, "t.yaml").sync->timeout_s, 600);
+  const Scenario s = ParseScenario(kMinimal, "t.yaml", {"measurements.sync.timeout=120s"});
+  EXPECT_EQ(s.sync->timeout_s, 120);
+}
+
+TEST(ScenarioErrors, SyncTimeoutZero) {
+  // Line 6 is `  sync: {}`; the override replaces it, so the error points at the --set.
+  EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.sync.timeout=0"}), "--set", 1, 27,
+                      "measurements.sync.timeout: expected a whole number of seconds in 1..86400 "
+                      "(like 5s, 5000ms or 5), got the number 0"));
 }
 
 TEST(ScenarioErrors, UnknownLockSuggests) {
