@@ -192,6 +192,7 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
     out.exit_code = 4;
   }
   result.context.finished_at = NowUtc();
+  result.context.load_at_finish = LoadAverage1();
   WriteOutputs(opts.out_dir, result);
   progress.Line("status {}: {}", RunStatusName(result.status), opts.out_dir);
   return out;

@@ -45,6 +45,8 @@ std::string SummaryMarkdown(const Result& r) {
   md += fmt::format("- build: {} {} (svcbench {})\n- started {} finished {}\n", c.build_type,
                     c.git_sha, c.svcbench_version, c.started_at,
                     c.finished_at.empty() ? "(not finished)" : c.finished_at);
+  md += fmt::format("- load average: {:.2f} at start, {:.2f} at finish\n", c.load_at_start,
+                    c.load_at_finish);
   for (const auto& w : c.warnings) md += fmt::format("- **warning:** {}\n", w);
   md += "\n";
 

@@ -59,6 +59,13 @@ std::string NowUtc() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(now));
 }
 
+double LoadAverage1() {
+  std::ifstream in("/proc/loadavg");
+  double load = 0;
+  in >> load;
+  return in ? load : 0.0;
+}
+
 Context CollectContext() {
   Context c;
   utsname u{};
@@ -74,6 +81,13 @@ Context CollectContext() {
   c.git_sha = SVCBENCH_GIT_SHA;
   c.svcbench_version = SVCBENCH_VERSION;
   c.started_at = NowUtc();
+  c.load_at_start = LoadAverage1();
+  if (c.cores > 0 && c.load_at_start > 0.5 * c.cores) {
+    c.warnings.push_back(fmt::format(
+        "the machine was busy when the run started (load average {:.2f} on {} cores): expect "
+        "inflated and noisier timings",
+        c.load_at_start, c.cores));
+  }
   if (c.build_type != "Release" && c.build_type != "RelWithDebInfo") {
     c.warnings.push_back(fmt::format(
         "{} build: the harness's own timings (render) are not representative", c.build_type));

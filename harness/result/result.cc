@@ -46,6 +46,8 @@ nlohmann::json ToJson(const Result& r) {
                   {"hostname", c.hostname},
                   {"started_at", c.started_at},
                   {"finished_at", c.finished_at},
+                  {"load_at_start", c.load_at_start},
+                  {"load_at_finish", c.load_at_finish},
                   {"warnings", c.warnings}};
   j["status"] = RunStatusName(r.status);
   nlohmann::json rows = nlohmann::json::array();
@@ -91,6 +93,8 @@ Result ResultFromJson(const nlohmann::json& j) {
     r.context.started_at = str("started_at");
     r.context.finished_at = str("finished_at");
     r.context.cores = c.value("cores", 0);
+    r.context.load_at_start = c.value("load_at_start", 0.0);
+    r.context.load_at_finish = c.value("load_at_finish", 0.0);
     if (c.contains("warnings"))
       r.context.warnings = c.at("warnings").get<std::vector<std::string>>();
     const std::string status = j.at("status").get<std::string>();

@@ -19,7 +19,10 @@ struct Context {
   std::string kernel, iptables, nft, cpu, build_type, git_sha, svcbench_version, hostname;
   int cores = 0;
   std::string started_at, finished_at;  // RFC 3339 UTC
-  std::vector<std::string> warnings;    // e.g. "Debug build: timings are not representative"
+  // /proc/loadavg's 1-minute figure when the run started and ended: a busy machine inflates
+  // every timing, and this says whether it was busy.
+  double load_at_start = 0, load_at_finish = 0;
+  std::vector<std::string> warnings;  // e.g. "Debug build: timings are not representative"
 };
 
 // Collected once per run: uname, tool versions, /proc/cpuinfo, build info.
@@ -27,6 +30,9 @@ Context CollectContext();
 
 // Now as RFC 3339 UTC, to the second.
 std::string NowUtc();
+
+// The 1-minute load average (/proc/loadavg), or 0 when unreadable.
+double LoadAverage1();
 
 struct ResultRow {
   std::string backend;
