@@ -10,8 +10,8 @@
 #include "harness/lab/netns.h"
 #include "harness/lab/netns_registry.h"
 #include "harness/lab/rtnl.h"
-#include "harness/lab/unique_fd.h"
 #include "harness/model/address_plan.h"
+#include "harness/util/unique_fd.h"
 
 namespace svcbench {
 namespace {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/lab/unique_fd.h"
+#include "harness/util/unique_fd.h"
 
 namespace svcbench {
 

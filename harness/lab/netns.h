@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/lab/unique_fd.h"
+#include "harness/util/unique_fd.h"
 
 namespace svcbench::netns {
 

@@ -13,7 +13,7 @@
 
 #include "harness/lab/netns.h"
 #include "harness/lab/sys_error.h"
-#include "harness/lab/unique_fd.h"
+#include "harness/util/unique_fd.h"
 
 namespace svcbench {
 namespace {

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "harness/util/interrupt.h"
+#include "harness/util/unique_fd.h"
 
 extern char** environ;
 
@@ -41,30 +42,7 @@ constexpr double kTermGraceS = 2.0;
 constexpr int kBigPipeBytes = 1 << 20;
 constexpr size_t kWriteChunk = 1 << 20;
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.Release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) Reset(o.Release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-
-  int Get() const { return fd_; }
-  bool Valid() const { return fd_ >= 0; }
-  int Release() { return std::exchange(fd_, -1); }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = UniqueFd;
 
 struct Pipe {
   Fd read;
