@@ -341,8 +341,10 @@ void AddServiceElement(nftnl_set* s, const ServiceChain& sc) {
   nftnl_set_elem_add(s, e);
 }
 
-void BuildService(BatchBuilder& b, const Ruleset& rs, uint32_t s,
-                  const nftnl_udata_buf* map_udata) {
+// A service's chains, its service chain's rules and its anonymous numgen map: everything up to
+// the rule that binds the map.
+void BuildServiceHead(BatchBuilder& b, const Ruleset& rs, uint32_t s,
+                      const nftnl_udata_buf* map_udata) {
   const ServiceChain& sc = rs.services[s];
   for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
     b.Chain(sc.endpoints[i].name, {MsgKind::kEndpointChain, s, i});
@@ -388,7 +390,10 @@ void BuildService(BatchBuilder& b, const Ruleset& rs, uint32_t s,
     rb.Lookup(NFT_REG_1, "__map%d", set_id);
     b.Rule(rb, {MsgKind::kNumgenRule, s});
   }
+}
 
+void BuildEndpointRules(BatchBuilder& b, const Ruleset& rs, uint32_t s) {
+  const ServiceChain& sc = rs.services[s];
   for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
     const EndpointChain& ep = sc.endpoints[i];
     {
@@ -532,7 +537,16 @@ Batch BuildFullSyncBatch(const Ruleset& rs, const BatchOptions& options) {
   UdataPtr numgen_udata = Udata();
   nftnl_udata_put_u32(numgen_udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kByteorderHost);
   nftnl_udata_put_u32(numgen_udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, kByteorderInvalid);
-  for (uint32_t s = 0; s < rs.services.size(); ++s) BuildService(b, rs, s, numgen_udata.get());
+  const uint32_t n = static_cast<uint32_t>(rs.services.size());
+  if (options.order == BatchOrder::kAsText) {
+    for (uint32_t s = 0; s < n; ++s) {
+      BuildServiceHead(b, rs, s, numgen_udata.get());
+      BuildEndpointRules(b, rs, s);
+    }
+  } else {
+    for (uint32_t s = 0; s < n; ++s) BuildServiceHead(b, rs, s, numgen_udata.get());
+    for (uint32_t s = 0; s < n; ++s) BuildEndpointRules(b, rs, s);
+  }
 
   SetPtr elems(Checked(nftnl_set_alloc()));
   nftnl_set_set_str(elems.get(), NFTNL_SET_TABLE, kTable.data());

@@ -34,8 +34,20 @@ enum class AckMode : uint8_t {
   kLastMessage,
 };
 
+enum class BatchOrder : uint8_t {
+  // Per service port, in the order of the nft text (and so of nft's own batch): its chains, the
+  // service chain's rules with the numgen map, then its endpoint rules.
+  kAsText,
+  // Every service's chains and numgen map first, all endpoint rules after. Same transaction,
+  // same result; the kernel walks its whole pending-transaction list each time a rule binds an
+  // anonymous map (__nft_set_trans_bind), so a shorter list at bind time makes a full sync
+  // cheaper, though still quadratic.
+  kBindsFirst,
+};
+
 struct BatchOptions {
   AckMode ack = AckMode::kEveryMessage;
+  BatchOrder order = BatchOrder::kAsText;
   uint32_t first_seq = 1;
   // Test hook: add the service-ips element of this service port twice, so the kernel rejects the
   // transaction with EEXIST on a known element.

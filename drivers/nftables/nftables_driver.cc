@@ -88,6 +88,7 @@ NetlinkSocket& NetlinkDriver::Socket() {
 BatchOptions NetlinkDriver::NextBatchOptions() const {
   BatchOptions o;
   o.ack = options_.ack;
+  o.order = options_.order;
   o.first_seq = next_seq_;
   o.duplicate_service_element = options_.duplicate_service_element;
   return o;
