@@ -162,28 +162,30 @@ uint32_t NetlinkSocket::Generation() {
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) {
     ThrowErrno(errno, "mnl_socket_sendto(NFT_MSG_GETGEN)");
   }
-  uint32_t gen = 0;
-  bool have = false;
+  struct Reply {
+    uint32_t gen = 0;
+    bool have = false;
+  } reply;
   auto cb = [](const nlmsghdr* n, void* data) -> int {
     nftnl_gen* g = nftnl_gen_alloc();
     if (g == nullptr) return MNL_CB_ERROR;
+    auto* r = static_cast<Reply*>(data);
     if (nftnl_gen_nlmsg_parse(n, g) == 0) {
-      *static_cast<std::pair<uint32_t*, bool*>*>(data)->first = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
-      *static_cast<std::pair<uint32_t*, bool*>*>(data)->second = true;
+      r->gen = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+      r->have = true;
     }
     nftnl_gen_free(g);
     return MNL_CB_OK;
   };
-  std::pair<uint32_t*, bool*> out{&gen, &have};
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
     if (n < 0) ThrowErrno(errno, "mnl_socket_recvfrom(NFT_MSG_GETGEN reply)");
-    const int r = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid_, cb, &out);
+    const int r = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid_, cb, &reply);
     if (r < 0) ThrowErrno(errno, "NFT_MSG_GETGEN");
     if (r == MNL_CB_STOP) break;  // the ACK after the reply
   }
-  if (!have) throw DriverError("NFT_MSG_GETGEN: no generation in the reply");
-  return gen;
+  if (!reply.have) throw DriverError("NFT_MSG_GETGEN: no generation in the reply");
+  return reply.gen;
 }
 
 void NetlinkSocket::RaiseBuffers(size_t send_bytes, size_t acks) {
