@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "drivers/nftables/nft_drivers.h"
 #include "drivers/nftables/nft_text.h"
 #include "drivers/nftables/nftables_driver.h"
@@ -43,7 +45,11 @@ CommitStats CliDriver::Sync(const ServiceSet& set, const Payload& payload) {
   Payload rendered;
   const Payload* p = &payload;
   if (payload.text.empty()) {
-    rendered = Render(set);
+    try {
+      rendered = Render(set);
+    } catch (const std::invalid_argument& e) {
+      throw DriverError(fmt::format("nftables-cli: {}", e.what()));
+    }
     p = &rendered;
   }
   const SpawnResult r = RunNftScript(ctx_.netns_fd, p->text);

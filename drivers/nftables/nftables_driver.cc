@@ -1,6 +1,7 @@
 #include "drivers/nftables/nftables_driver.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -65,7 +66,10 @@ Availability ProbeNetlink() {
                               "batches over NETLINK_NETFILTER",
                               gen)};
   } catch (const std::exception& e) {
-    return {false, fmt::format("nf_tables does not answer: {}", e.what())};
+    // Without root the namespace cannot even be created, which says nothing about the kernel.
+    return {false,
+            fmt::format("cannot reach nf_tables: {}{}", e.what(),
+                        geteuid() != 0 ? " (needs root: CAP_SYS_ADMIN and CAP_NET_ADMIN)" : "")};
   }
 }
 
@@ -96,7 +100,12 @@ BatchOptions NetlinkDriver::NextBatchOptions() const {
 
 CommitStats NetlinkDriver::Sync(const ServiceSet& set, const Payload& /*payload*/) {
   if (ctx_.netns_fd < 0) throw DriverError("nftables: no node namespace (netns_fd < 0)");
-  const Ruleset rs = BuildRuleset(set, options_.ruleset);
+  Ruleset rs;
+  try {
+    rs = BuildRuleset(set, options_.ruleset);
+  } catch (const std::invalid_argument& e) {
+    throw DriverError(fmt::format("nftables: {}", e.what()));
+  }
   NetlinkSocket& sock = Socket();
 
   const double cpu0 = ThreadCpuSeconds();

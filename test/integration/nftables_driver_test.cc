@@ -256,6 +256,22 @@ TEST_F(NftablesIntegrationTest, ClearRemovesTheTableAndIsIdempotent) {
   EXPECT_EQ(ns.Exec("nft list ruleset").out, "");
 }
 
+TEST_F(NftablesIntegrationTest, ServiceWithoutEndpointsIsADriverError) {
+  TestNetns ns;
+  ServiceSet set = Set(5);
+  set.ports[3].endpoints.clear();
+  for (NftTransport t : {NftTransport::kNetlink, NftTransport::kCli}) {
+    auto driver = MakeNftablesDriver(t, ns.Context());
+    try {
+      driver->Sync(set, {});
+      ADD_FAILURE() << driver->Name() << " accepted a service port without endpoints";
+    } catch (const DriverError& e) {
+      EXPECT_NE(std::string(e.what()).find("no endpoints"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(ns.ListTable(), "");
+}
+
 // The netlink batch and the nft text describe the same table, byte for byte as nft lists it:
 // the bytecode, key types and user data are what nft itself would have sent.
 TEST_F(NftablesIntegrationTest, NetlinkAndTextListIdentically) {
