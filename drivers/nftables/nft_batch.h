@@ -130,7 +130,4 @@ Batch BuildFullSyncBatch(const Ruleset& rs, const BatchOptions& options = {});
 // NEWTABLE + DELTABLE: removes the table whether or not it exists.
 Batch BuildClearBatch(const BatchOptions& options = {});
 
-// "NEWSETELEM" and the like for a nf_tables message type (without the subsystem bits).
-std::string_view MessageTypeName(uint16_t nlmsg_type);
-
 }  // namespace svcbench::nft

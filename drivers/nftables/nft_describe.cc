@@ -1,9 +1,8 @@
 // Batch::Describe: from a sequence number (and the kernel's attribute offset) back to the object
 // a user can recognise. Only the error path runs this, so it favours clarity over speed.
-#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
+#include <netinet/in.h>
 
 #include <fmt/format.h>
 
@@ -80,37 +79,6 @@ std::string FixedRuleText(uint32_t i, const Ruleset& rs) {
 }
 
 }  // namespace
-
-std::string_view MessageTypeName(uint16_t nlmsg_type) {
-  if (nlmsg_type == NFNL_MSG_BATCH_BEGIN) return "BATCH_BEGIN";
-  if (nlmsg_type == NFNL_MSG_BATCH_END) return "BATCH_END";
-  switch (NFNL_MSG_TYPE(nlmsg_type)) {
-    case NFT_MSG_NEWTABLE:
-      return "NEWTABLE";
-    case NFT_MSG_DELTABLE:
-      return "DELTABLE";
-    case NFT_MSG_NEWCHAIN:
-      return "NEWCHAIN";
-    case NFT_MSG_DELCHAIN:
-      return "DELCHAIN";
-    case NFT_MSG_NEWRULE:
-      return "NEWRULE";
-    case NFT_MSG_DELRULE:
-      return "DELRULE";
-    case NFT_MSG_NEWSET:
-      return "NEWSET";
-    case NFT_MSG_DELSET:
-      return "DELSET";
-    case NFT_MSG_NEWSETELEM:
-      return "NEWSETELEM";
-    case NFT_MSG_DELSETELEM:
-      return "DELSETELEM";
-    case NFT_MSG_GETGEN:
-      return "GETGEN";
-    default:
-      return "message";
-  }
-}
 
 std::string Batch::Describe(uint32_t seq, const Ruleset& rs,
                             std::optional<uint32_t> bad_attr_offset) const {

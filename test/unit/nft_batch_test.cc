@@ -362,6 +362,31 @@ TEST(NftBatchTest, RulesMatchModel) {
   }
 }
 
+TEST(NftBatchTest, BindsFirstOrderCarriesTheSameObjects) {
+  const Ruleset rs =
+      BuildRuleset(Generate({.seed = 9, .services = 40, .endpoints_per_service = 3}));
+  const Parsed text_order = ParseBatch(BuildFullSyncBatch(rs));
+  const Parsed binds_first = ParseBatch(BuildFullSyncBatch(rs, {.order = BatchOrder::kBindsFirst}));
+  EXPECT_EQ(std::multiset<std::string>(binds_first.chains.begin(), binds_first.chains.end()),
+            std::multiset<std::string>(text_order.chains.begin(), text_order.chains.end()));
+  EXPECT_EQ(binds_first.rules.size(), text_order.rules.size());
+  EXPECT_EQ(binds_first.elems.size(), text_order.elems.size());
+  // Every numgen rule (the binds) precedes every endpoint rule; within a service chain the
+  // masquerade rule still comes first, since rules are appended.
+  size_t last_numgen = 0, first_dnat = binds_first.rules.size();
+  for (size_t i = 0; i < binds_first.rules.size(); ++i) {
+    const ParsedRule& r = binds_first.rules[i];
+    if (r.exprs.front() == "numgen") last_numgen = i;
+    if (r.exprs.back() == "nat" && first_dnat == binds_first.rules.size()) first_dnat = i;
+  }
+  EXPECT_LT(last_numgen, first_dnat);
+  std::map<std::string, std::vector<std::string>> first_expr;
+  for (const ParsedRule& r : binds_first.rules) first_expr[r.chain].push_back(r.exprs.front());
+  for (const ServiceChain& sc : rs.services) {
+    EXPECT_EQ(first_expr[sc.name], (std::vector<std::string>{"payload", "numgen"})) << sc.name;
+  }
+}
+
 TEST(NftBatchTest, LargeBatchSpansPagesAndSplitsElements) {
   const Ruleset rs =
       BuildRuleset(Generate({.seed = 5, .services = 20000, .endpoints_per_service = 2}));
