@@ -51,6 +51,11 @@ struct CommitStats {
   std::optional<double> max_rss_bytes;  // its peak RSS
   size_t payload_bytes = 0;
   size_t rules = 0;
+  // In-process transports only (nftables over netlink), where building the payload and handing
+  // it to the kernel are separate steps: sync.build.wall and sync.commit.wall. wall_s is their
+  // sum there.
+  std::optional<double> build_s;
+  std::optional<double> commit_s;
 };
 
 class Driver {
