@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/model/address_plan.h"
 #include "harness/model/service_set.h"
 
 namespace svcbench::nft {
@@ -59,9 +60,10 @@ struct RulesetOptions {
   // kube-proxy's default --masquerade-bit 14.
   uint32_t masquerade_mark = 1u << 14;
   // The local-traffic detector (--cluster-cidr): service traffic from outside it is
-  // masqueraded. 10.0.0.0/8 is kube-proxy's test default and is disjoint from the lab's blocks.
-  Ipv4 cluster_cidr = 10u << 24;
-  int cluster_prefix = 8;
+  // masqueraded. The backend block, as for the iptables backends, so every backend makes the
+  // same masquerading decision for the same packet.
+  Ipv4 cluster_cidr = plan::kBackendBase;
+  int cluster_prefix = plan::kBackendPrefix;
 };
 
 struct EndpointChain {

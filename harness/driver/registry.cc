@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "drivers/iptables/iptables_driver.h"
+#include "drivers/nftables/nftables_driver.h"
 #include "harness/driver/driver.h"
 
 namespace svcbench {
@@ -28,6 +29,8 @@ std::unique_ptr<Driver> MakeDriver(std::string_view name, const DriverContext& c
   CheckKnown(name);
   if (name == "iptables-legacy") return MakeIptablesDriver(IptablesVariant::kLegacy, ctx);
   if (name == "iptables-nft") return MakeIptablesDriver(IptablesVariant::kNft, ctx);
+  if (name == "nftables") return MakeNftablesDriver(NftTransport::kNetlink, ctx);
+  if (name == "nftables-cli") return MakeNftablesDriver(NftTransport::kCli, ctx);
   return nullptr;
 }
 
@@ -35,6 +38,8 @@ Availability ProbeBackend(std::string_view name) {
   CheckKnown(name);
   if (name == "iptables-legacy") return ProbeIptables(IptablesVariant::kLegacy);
   if (name == "iptables-nft") return ProbeIptables(IptablesVariant::kNft);
+  if (name == "nftables") return ProbeNftables(NftTransport::kNetlink);
+  if (name == "nftables-cli") return ProbeNftables(NftTransport::kCli);
   if (name == "ipvs") {
     if (!std::filesystem::exists("/proc/net/ip_vs")) {
       return {false, "this kernel has no IP_VS (no /proc/net/ip_vs; modules cannot be loaded)"};
