@@ -48,6 +48,12 @@ struct CommitStats {
   std::optional<double> max_rss_bytes;  // its peak RSS
   size_t payload_bytes = 0;
   size_t rules = 0;
+  // Backends that build the table in-process split wall_s: time to build what is sent, and the
+  // kernel's commit of it. Unset where the split does not exist (a restore tool does both).
+  std::optional<double> build_s, commit_s;
+  // Whole build+commit attempts repeated because another writer changed the table in between
+  // (EAGAIN from the kernel's table replace). Unset where the backend cannot tell.
+  std::optional<int> retries;
 };
 
 class Driver {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "drivers/iptables/iptables_driver.h"
+#include "drivers/iptc/iptc_driver.h"
 #include "harness/driver/driver.h"
 
 namespace svcbench {
@@ -28,6 +29,7 @@ std::unique_ptr<Driver> MakeDriver(std::string_view name, const DriverContext& c
   CheckKnown(name);
   if (name == "iptables-legacy") return MakeIptablesDriver(IptablesVariant::kLegacy, ctx);
   if (name == "iptables-nft") return MakeIptablesDriver(IptablesVariant::kNft, ctx);
+  if (name == "iptc") return MakeIptcDriver(ctx);
   return nullptr;
 }
 
@@ -35,6 +37,7 @@ Availability ProbeBackend(std::string_view name) {
   CheckKnown(name);
   if (name == "iptables-legacy") return ProbeIptables(IptablesVariant::kLegacy);
   if (name == "iptables-nft") return ProbeIptables(IptablesVariant::kNft);
+  if (name == "iptc") return ProbeIptc();
   if (name == "ipvs") {
     if (!std::filesystem::exists("/proc/net/ip_vs")) {
       return {false, "this kernel has no IP_VS (no /proc/net/ip_vs; modules cannot be loaded)"};
