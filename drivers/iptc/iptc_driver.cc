@@ -41,6 +41,14 @@ struct HandleFree {
 };
 using Handle = std::unique_ptr<xtc_handle, HandleFree>;
 
+// iptc_commit is two setsockopt()s: IPT_SO_SET_REPLACE, which fails with EAGAIN when the table
+// changed since iptc_init, then IPT_SO_SET_ADD_COUNTERS (the old rules' counters onto the new
+// table), which fails with EINVAL when yet another replace slipped in between the two, although
+// ours went through. Both happen only with a writer that bypasses the xtables lock, and both are
+// cured by doing the full sync again. A table the kernel rejects (also EINVAL) fails every
+// attempt and is reported after the last.
+bool RetryableCommitError(int err) { return err == EAGAIN || err == EINVAL; }
+
 // libiptc reports through errno; iptc_strerror knows its own codes (e.g. "iptables who? (do you
 // need to insmod?)") and falls back to strerror.
 std::string IptcError(int err) {
@@ -74,7 +82,17 @@ class IptcDriver final : public Driver {
       int retries = 0;
       for (;;) {
         const auto t0 = Clock::now();
-        Handle h = Init();
+        Handle h = TryInit();
+        if (!h) {
+          // Reading the table races with writers too: the kernel answers EAGAIN when the table
+          // changed between iptc_init's two getsockopt calls (its size and its entries).
+          const int err = errno;
+          if (err == EAGAIN && retries < opts_.max_retries) {
+            ++retries;
+            continue;
+          }
+          throw InitError(err);
+        }
         stats.payload_bytes = Build(h.get(), set, active);
         const auto t1 = Clock::now();
         if (opts_.before_commit) opts_.before_commit(retries);
@@ -88,7 +106,7 @@ class IptcDriver final : public Driver {
           stats.commit_s = Seconds(t3 - t2);
           break;
         }
-        if (err == EAGAIN && retries < opts_.max_retries) {
+        if (RetryableCommitError(err) && retries < opts_.max_retries) {
           ++retries;
           continue;
         }
@@ -148,13 +166,12 @@ class IptcDriver final : public Driver {
     return iptc::XtablesLock(iptc::XtablesLockPath(ctx_.xtables_lockfile), ctx_.lock_wait_s);
   }
 
-  Handle Init() const {
-    Handle h(iptc_init(kTable));
-    if (!h) {
-      throw DriverError(
-          fmt::format("iptc: iptc_init(\"{}\") in {}: {}", kTable, Where(), IptcError(errno)));
-    }
-    return h;
+  // iptc_init, or null with errno set.
+  static Handle TryInit() { return Handle(iptc_init(kTable)); }
+
+  DriverError InitError(int err) const {
+    return DriverError(
+        fmt::format("iptc: iptc_init(\"{}\") in {}: {}", kTable, Where(), IptcError(err)));
   }
 
   [[noreturn]] void Fail(std::string_view call, std::string_view chain) const {
@@ -166,11 +183,16 @@ class IptcDriver final : public Driver {
   // commit, repeated on EAGAIN. Call with the lock held, in the namespace.
   void CommitWithRetries(const std::function<bool(xtc_handle*)>& edit) {
     for (int attempt = 0;; ++attempt) {
-      Handle h = Init();
+      Handle h = TryInit();
+      if (!h) {
+        const int err = errno;
+        if (err == EAGAIN && attempt < opts_.max_retries) continue;
+        throw InitError(err);
+      }
       if (!edit(h.get())) return;
       if (iptc_commit(h.get())) return;
       const int err = errno;
-      if (err != EAGAIN || attempt >= opts_.max_retries) {
+      if (!RetryableCommitError(err) || attempt >= opts_.max_retries) {
         throw DriverError(fmt::format("iptc: iptc_commit(\"{}\") in {}: {}", kTable, Where(),
                                       IptcError(err)));
       }

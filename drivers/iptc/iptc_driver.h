@@ -16,7 +16,7 @@ struct IptcDriverOptions {
   // The ruleset's parameters; render.stale_chains is ignored (stale chains are found in the
   // table itself).
   RenderOptions render;
-  // Whole build+commit attempts after the first when iptc_commit fails with EAGAIN.
+  // Whole build+commit attempts after the first when another writer raced (see MakeIptcDriver).
   int max_retries = 10;
   // Test hook: runs on the namespace thread, holding the lock, after the table is built and
   // before iptc_commit, with the attempt number (0 first). Inside sync.full.wall, outside
@@ -41,11 +41,14 @@ Availability ProbeIptc();
 //   iptc_init("nat"); flush or create the 4 fixed chains and every KUBE-SVC/SEP chain of `set`;
 //   flush the per-service chains the table has but `set` lacks; append every rule;
 //   delete those stale chains; iptc_commit; iptc_free.
-// When iptc_commit fails with EAGAIN (another writer replaced the table since iptc_init) the whole
-// attempt is repeated, up to max_retries times. CommitStats: build_s (iptc_init to just before
-// iptc_commit, of the successful attempt), commit_s (iptc_commit), wall_s (lock to unlock,
-// including iptc_free and failed attempts), cpu_s (that thread's CPU time over wall_s), retries,
-// payload_bytes (bytes of the ipt_entry structures appended). No max_rss: the process is shared.
+// When iptc_commit fails with EAGAIN (another writer replaced the table since iptc_init) or
+// EINVAL (its counter step lost a race with another replace, or the table is invalid), or
+// iptc_init fails with EAGAIN (the table changed while it was being read), the whole attempt is
+// repeated, up to max_retries times; all of these count in `retries`.
+// CommitStats: build_s (iptc_init to just before iptc_commit, of the successful attempt),
+// commit_s (iptc_commit), wall_s (lock to unlock, including iptc_free and failed attempts), cpu_s
+// (that thread's CPU time over wall_s), retries, payload_bytes (bytes of the ipt_entry structures
+// appended). No max_rss: the process is shared.
 //
 // Before its first Sync (and after Clear) it makes sure of kube-proxy's jumps from PREROUTING,
 // OUTPUT and POSTROUTING, unmeasured, inserting missing ones at the top as EnsureRule(Prepend)

@@ -174,6 +174,10 @@ EntryBuilder& EntryBuilder::StatisticRandom(uint32_t probability) {
       static_cast<xt_statistic_info*>(AddMatch("statistic", 0, sizeof(xt_statistic_info)));
   info->mode = XT_STATISTIC_MODE_RANDOM;
   info->u.random.probability = probability;
+  // libxt_statistic's final check sets count = every - packet whatever the mode; in random mode
+  // `every` aliases the probability and `packet` is 0. The kernel ignores it in random mode, but
+  // copying it keeps our entries byte-identical to iptables-legacy's.
+  info->u.nth.count = probability;
   return *this;
 }
 

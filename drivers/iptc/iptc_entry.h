@@ -6,9 +6,10 @@
 // iptc_append_entry(); tests read them back field by field.
 #pragma once
 
-// glibc's <netinet/in.h> must come before any <linux/in.h> (pulled in by the netfilter
-// headers): the reverse order redefines struct in_addr. libiptc's own headers do the same.
-#include <netinet/in.h>
+// glibc's <netinet/in.h> and <net/if.h> must come before <linux/in.h> and <linux/if.h> (pulled
+// in by the netfilter headers): the reverse order redefines struct in_addr and IFF_*. libiptc's
+// prelude includes them in the right order, as libiptc.h itself does.
+#include <libiptc/ipt_kernel_headers.h>
 // clang-format off
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
@@ -70,7 +71,8 @@ class EntryBuilder {
   // -m tcp|udp without options (both port ranges 0:65535).
   EntryBuilder& ProtocolMatch(Protocol p);
   // -m statistic --mode random --probability P (xt_statistic_info, revision 0), P given as its
-  // kernel value (StatisticProbabilityOneIn).
+  // kernel value (StatisticProbabilityOneIn). u.nth.count holds the same value, as iptables
+  // leaves it.
   EntryBuilder& StatisticRandom(uint32_t probability);
   // -m mark [!] --mark MARK/MASK (xt_mark_mtinfo1, revision 1).
   EntryBuilder& Mark(uint32_t mark, uint32_t mask, bool invert);

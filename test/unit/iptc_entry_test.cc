@@ -207,6 +207,8 @@ TEST(IptcEntryBuilder, StatisticRandom) {
   EXPECT_EQ(info->mode, XT_STATISTIC_MODE_RANDOM);
   EXPECT_EQ(info->flags, 0);
   EXPECT_EQ(info->u.random.probability, 0x40000000u);
+  EXPECT_EQ(info->u.nth.packet, 0u);
+  EXPECT_EQ(info->u.nth.count, 0x40000000u) << "as libxt_statistic's check leaves it";
   EXPECT_EQ(info->master, nullptr);
 }
 
