@@ -193,8 +193,8 @@ class IptcDriver final : public Driver {
       if (iptc_commit(h.get())) return;
       const int err = errno;
       if (!RetryableCommitError(err) || attempt >= opts_.max_retries) {
-        throw DriverError(fmt::format("iptc: iptc_commit(\"{}\") in {}: {}", kTable, Where(),
-                                      IptcError(err)));
+        throw DriverError(
+            fmt::format("iptc: iptc_commit(\"{}\") in {}: {}", kTable, Where(), IptcError(err)));
       }
     }
   }

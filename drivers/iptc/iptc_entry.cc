@@ -130,8 +130,8 @@ const ipt_entry& EntryBuilder::Finish() {
 
 EntryBuilder& EntryBuilder::Comment(std::string_view text) {
   if (text.size() >= XT_MAX_COMMENT_LEN) {
-    throw std::invalid_argument(fmt::format("comment longer than {} bytes: '{}'",
-                                            XT_MAX_COMMENT_LEN - 1, text));
+    throw std::invalid_argument(
+        fmt::format("comment longer than {} bytes: '{}'", XT_MAX_COMMENT_LEN - 1, text));
   }
   auto* info = static_cast<xt_comment_info*>(AddMatch("comment", 0, sizeof(xt_comment_info)));
   std::memcpy(info->comment, text.data(), text.size());
@@ -170,8 +170,7 @@ EntryBuilder& EntryBuilder::ProtocolMatch(Protocol p) {
 }
 
 EntryBuilder& EntryBuilder::StatisticRandom(uint32_t probability) {
-  auto* info =
-      static_cast<xt_statistic_info*>(AddMatch("statistic", 0, sizeof(xt_statistic_info)));
+  auto* info = static_cast<xt_statistic_info*>(AddMatch("statistic", 0, sizeof(xt_statistic_info)));
   info->mode = XT_STATISTIC_MODE_RANDOM;
   info->u.random.probability = probability;
   // libxt_statistic's final check sets count = every - packet whatever the mode; in random mode

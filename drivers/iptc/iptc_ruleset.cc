@@ -18,8 +18,7 @@ constexpr uint32_t kMasqMark = 0x4000;
 }  // namespace
 
 const std::vector<std::string>& FixedChains() {
-  static const std::vector<std::string> kChains = {kServices, kNodePorts, kPostrouting,
-                                                   kMarkMasq};
+  static const std::vector<std::string> kChains = {kServices, kNodePorts, kPostrouting, kMarkMasq};
   return kChains;
 }
 

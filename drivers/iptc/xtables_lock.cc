@@ -35,8 +35,7 @@ XtablesLock::XtablesLock(const std::string& path, int wait_s) {
     if (errno != EWOULDBLOCK && errno != EINTR) {
       const int err = errno;
       fd_.Reset();
-      throw std::system_error(err, std::system_category(),
-                              fmt::format("flock({}, LOCK_EX)", path));
+      throw std::system_error(err, std::system_category(), fmt::format("flock({}, LOCK_EX)", path));
     }
     if (wait_s >= 0 && Clock::now() >= deadline) break;
     std::this_thread::sleep_for(pause);

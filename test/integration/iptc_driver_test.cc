@@ -187,8 +187,8 @@ std::string FirstRawDifference(const std::map<std::string, std::vector<std::stri
         }
         return h;
       };
-      return fmt::format("{} rule {}: sizes {} vs {}, first difference at byte {}: {} vs {}",
-                         chain, i, a.size(), b.size(), off, hex(a), hex(b));
+      return fmt::format("{} rule {}: sizes {} vs {}, first difference at byte {}: {} vs {}", chain,
+                         i, a.size(), b.size(), off, hex(a), hex(b));
     }
   }
   return "";

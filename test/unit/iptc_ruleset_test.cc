@@ -152,8 +152,8 @@ TEST(IptcRuleset, BaseChainJumpsMatchTheRenderersList) {
   EntryBuilder b;
   for (size_t i = 0; i < BaseChainJumps().size(); ++i) {
     const BaseChainJump& j = BaseChainJumps()[i];
-    EXPECT_EQ(BaseChainJumpRules()[i], "-A " + j.chain + " -m comment --comment \"" + j.comment +
-                                           "\" -j " + j.target);
+    EXPECT_EQ(BaseChainJumpRules()[i],
+              "-A " + j.chain + " -m comment --comment \"" + j.comment + "\" -j " + j.target);
     EXPECT_EQ(EntryComment(BuildBaseChainJump(j, b)), j.comment);
   }
 }
