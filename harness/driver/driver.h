@@ -51,11 +51,13 @@ struct CommitStats {
   std::optional<double> max_rss_bytes;  // its peak RSS
   size_t payload_bytes = 0;
   size_t rules = 0;
-  // In-process transports only (nftables over netlink), where building the payload and handing
-  // it to the kernel are separate steps: sync.build.wall and sync.commit.wall. wall_s is their
-  // sum there.
-  std::optional<double> build_s;
-  std::optional<double> commit_s;
+  // Backends that build what they send in-process split wall_s into the time to build it and
+  // the kernel's commit of it (sync.build.wall, sync.commit.wall). Unset where the split does
+  // not exist (a restore tool does both in one process).
+  std::optional<double> build_s, commit_s;
+  // Whole build+commit attempts repeated because another writer changed the table in between
+  // (EAGAIN from the kernel's table replace). Unset where the backend cannot tell.
+  std::optional<int> retries;
 };
 
 class Driver {

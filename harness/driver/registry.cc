@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "drivers/iptables/iptables_driver.h"
+#include "drivers/iptc/iptc_driver.h"
 #include "drivers/nftables/nftables_driver.h"
 #include "harness/driver/driver.h"
 
@@ -31,6 +32,7 @@ std::unique_ptr<Driver> MakeDriver(std::string_view name, const DriverContext& c
   if (name == "iptables-nft") return MakeIptablesDriver(IptablesVariant::kNft, ctx);
   if (name == "nftables") return MakeNftablesDriver(NftTransport::kNetlink, ctx);
   if (name == "nftables-cli") return MakeNftablesDriver(NftTransport::kCli, ctx);
+  if (name == "iptc") return MakeIptcDriver(ctx);
   return nullptr;
 }
 
@@ -40,6 +42,7 @@ Availability ProbeBackend(std::string_view name) {
   if (name == "iptables-nft") return ProbeIptables(IptablesVariant::kNft);
   if (name == "nftables") return ProbeNftables(NftTransport::kNetlink);
   if (name == "nftables-cli") return ProbeNftables(NftTransport::kCli);
+  if (name == "iptc") return ProbeIptc();
   if (name == "ipvs") {
     if (!std::filesystem::exists("/proc/net/ip_vs")) {
       return {false, "this kernel has no IP_VS (no /proc/net/ip_vs; modules cannot be loaded)"};

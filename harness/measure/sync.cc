@@ -16,6 +16,13 @@ void Record(const CommitStats& c, std::vector<double>& wall, std::vector<double>
   if (c.max_rss_bytes) rss.push_back(*c.max_rss_bytes);
 }
 
+void RecordSplit(const CommitStats& c, std::vector<double>& build, std::vector<double>& commit,
+                 std::vector<double>& retries) {
+  if (c.build_s) build.push_back(*c.build_s);
+  if (c.commit_s) commit.push_back(*c.commit_s);
+  if (c.retries) retries.push_back(static_cast<double>(*c.retries));
+}
+
 }  // namespace
 
 void RunSyncRepetition(Driver& driver, const ServiceSet& set, SyncSamples& out) {
@@ -28,6 +35,8 @@ void RunSyncRepetition(Driver& driver, const ServiceSet& set, SyncSamples& out) 
   // Only whole repetitions count: a failed warm sync leaves no cold sample without its pair.
   Record(cold, out.cold_wall, out.cold_cpu, out.cold_rss);
   Record(warm, out.warm_wall, out.warm_cpu, out.warm_rss);
+  RecordSplit(cold, out.cold_build, out.cold_commit, out.cold_retries);
+  RecordSplit(warm, out.warm_build, out.warm_commit, out.warm_retries);
   out.payload_bytes.push_back(static_cast<double>(payload.text.size()));
   out.rules.push_back(static_cast<double>(payload.rules));
 }
@@ -54,6 +63,12 @@ std::vector<ResultRow> SyncRows(const std::string& backend, uint32_t services,
   add("sync.full.cpu", "s", {{"state", "warm"}}, s.warm_cpu);
   add("sync.full.rss", "bytes", {{"state", "cold"}}, s.cold_rss);
   add("sync.full.rss", "bytes", {{"state", "warm"}}, s.warm_rss);
+  add("sync.build.wall", "s", {{"state", "cold"}}, s.cold_build);
+  add("sync.build.wall", "s", {{"state", "warm"}}, s.warm_build);
+  add("sync.commit.wall", "s", {{"state", "cold"}}, s.cold_commit);
+  add("sync.commit.wall", "s", {{"state", "warm"}}, s.warm_commit);
+  add("sync.commit.retries", "count", {{"state", "cold"}}, s.cold_retries);
+  add("sync.commit.retries", "count", {{"state", "warm"}}, s.warm_retries);
   add("sync.render.wall", "s", {}, s.render_wall);
   add("sync.payload.bytes", "bytes", {}, s.payload_bytes);
   add("sync.rules", "count", {}, s.rules);

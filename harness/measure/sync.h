@@ -19,6 +19,10 @@ struct SyncSamples {
   std::vector<double> cold_cpu, warm_cpu;
   std::vector<double> cold_rss, warm_rss;
   std::vector<double> payload_bytes, rules;
+  // Only from drivers that report them (CommitStats::build_s, commit_s, retries).
+  std::vector<double> cold_build, warm_build;
+  std::vector<double> cold_commit, warm_commit;
+  std::vector<double> cold_retries, warm_retries;
 };
 
 // One repetition: Clear, render (timed), Sync (cold), Sync again (warm). Throws what the
