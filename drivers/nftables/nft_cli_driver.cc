@@ -23,8 +23,9 @@ std::string Failure(const SpawnResult& r, std::string_view what) {
 
 }  // namespace
 
-SpawnResult RunNftScript(int netns_fd, const std::string& script) {
+SpawnResult RunNftScript(int netns_fd, const std::string& script, double timeout_s) {
   SpawnOptions o;
+  o.timeout_s = timeout_s;
   o.argv = {"nft", "-f", "-"};
   o.netns_fd = netns_fd;
   o.stdin_data = script;
@@ -52,7 +53,8 @@ CommitStats CliDriver::Sync(const ServiceSet& set, const Payload& payload) {
     }
     p = &rendered;
   }
-  const SpawnResult r = RunNftScript(ctx_.netns_fd, p->text);
+  const SpawnResult r = RunNftScript(ctx_.netns_fd, p->text, ctx_.commit_timeout_s);
+  if (r.timed_out) throw DriverTimeout(Failure(r, "full sync"));
   if (!r.Ok()) throw DriverError(Failure(r, "full sync"));
   CommitStats st;
   st.wall_s = r.wall_s;

@@ -59,7 +59,7 @@ class NetlinkDriver final : public Driver {
 };
 
 // Runs `nft -f -` with `script` on stdin inside the namespace netns_fd (via Spawn).
-SpawnResult RunNftScript(int netns_fd, const std::string& script);
+SpawnResult RunNftScript(int netns_fd, const std::string& script, double timeout_s = 0);
 
 class CliDriver final : public Driver {
  public:

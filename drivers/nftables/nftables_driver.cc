@@ -123,6 +123,12 @@ CommitStats NetlinkDriver::Sync(const ServiceSet& set, const Payload& /*payload*
   st.build_s = std::chrono::duration<double>(t1 - t0).count();
   st.commit_s = std::chrono::duration<double>(t2 - t1).count();
   st.wall_s = *st.build_s + *st.commit_s;
+  if (ctx_.commit_timeout_s > 0 && st.wall_s > ctx_.commit_timeout_s) {
+    // A netlink transaction cannot be abandoned halfway, so the bound is applied after the
+    // fact: the run records the overrun and does not try this backend at larger sizes.
+    throw DriverTimeout(fmt::format("nftables: full sync took {:.1f} s, over the {:.0f} s timeout",
+                                    st.wall_s, ctx_.commit_timeout_s));
+  }
   // The kernel does its work inside sendmsg(), in this thread: this counts it too.
   st.cpu_s = cpu1 - cpu0;
   st.payload_bytes = timing.bytes;
