@@ -12,7 +12,6 @@
 #include "harness/result/result.h"
 #include "harness/util/process.h"
 
-
 namespace svcbench {
 namespace {
 
