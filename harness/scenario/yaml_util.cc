@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <regex>
+#include <sstream>
 #include <unordered_map>
 
 #include "harness/scenario/scenario.h"
@@ -136,7 +138,50 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// Sees where each document starts, to find the inputs on which yaml-cpp 0.7's LoadAll never
+// returns (jbeder/yaml-cpp#1040, fixed upstream by #1319): a token that starts no node (a ','
+// at the top, as in `--set backends=,`) is neither consumed nor an error, so every call parses
+// the same empty document again and LoadAll allocates until the OOM killer ends it.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+// The mark where parsing stops making progress, if it does; LoadAll is safe to call otherwise.
+std::optional<YAML::Mark> FindStuckDocument(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts handler;
+  while (parser.HandleNextDocument(handler)) {
+    const std::vector<YAML::Mark>& starts = handler.starts;
+    if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
+      return starts.back();
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+YamlNode::YamlNode() = default;
+YamlNode::YamlNode(const YamlNode&) = default;
+YamlNode::YamlNode(YamlNode&&) noexcept = default;
+YamlNode& YamlNode::operator=(const YamlNode&) = default;
+YamlNode& YamlNode::operator=(YamlNode&&) noexcept = default;
+YamlNode::~YamlNode() = default;
 
 const YamlNode* YamlNode::Find(std::string_view key) const {
   for (const auto& [k, v] : entries) {
@@ -153,6 +198,10 @@ YamlNode ParseYaml(const std::string& text, std::string_view root_path, const Ma
   const std::string path(root_path);
   std::vector<YAML::Node> docs;
   try {
+    if (const std::optional<YAML::Mark> stuck = FindStuckDocument(text)) {
+      FailExpected(where(*stuck), path, "valid YAML",
+                   "a syntax error (a token that starts no node)");
+    }
     docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     FailExpected(where(e.mark), path, "valid YAML", fmt::format("a syntax error ({})", e.msg));

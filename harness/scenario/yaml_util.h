@@ -38,6 +38,15 @@ struct YamlNode {
   std::vector<std::pair<YamlNode, YamlNode>> entries;  // kMap, in document order; keys scalar
   Where where;
 
+  // Declared here, defined where YamlNode is complete: clang 14 with libstdc++ 12 rejects the
+  // implicit ones, which instantiate std::pair<YamlNode, YamlNode> while YamlNode is incomplete.
+  YamlNode();
+  YamlNode(const YamlNode&);
+  YamlNode(YamlNode&&) noexcept;
+  YamlNode& operator=(const YamlNode&);
+  YamlNode& operator=(YamlNode&&) noexcept;
+  ~YamlNode();
+
   const YamlNode* Find(std::string_view key) const;
   YamlNode* Find(std::string_view key);
 };

@@ -31,16 +31,17 @@ namespace {
 
 constexpr const char* kHostLock = "/run/xtables.lock";
 
-// A private directory for lock files, removed at exit.
+// A private directory for lock files, removed at exit. The string is never destroyed: the
+// atexit handler is registered before a static's destructor would be, so it would run after it.
 const std::string& PrivateDir() {
-  static const std::string dir = [] {
+  static const std::string* const dir = [] {
     char tmpl[] = "/tmp/svcb-it-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) std::abort();
-    std::string d = tmpl;
+    auto* d = new std::string(tmpl);
     std::atexit([] { std::filesystem::remove_all(PrivateDir()); });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 std::string PrivateLock() { return PrivateDir() + "/xtables.lock"; }
