@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -39,9 +40,26 @@ std::string HostRules() {
          Capture("iptables-nft-save 2>&1 | grep -v '^#'") + Capture("nft list ruleset 2>&1");
 }
 
-std::set<std::string> LabNamespaces() {
-  const auto v = ListLabNamespaces();
-  return {v.begin(), v.end()};
+// The run id svcbench prints first ("svcbench: run <id> of scenario ..."), or "".
+std::string RunId(const std::string& log) {
+  static const std::regex kRun("svcbench: run ([0-9a-f]+) of scenario");
+  std::smatch m;
+  return std::regex_search(log, m, kRun) ? m[1].str() : "";
+}
+
+// Namespaces of one run: the machine may be shared with other runs, whose namespaces come and
+// go on their own.
+std::set<std::string> NamespacesOfRun(const std::string& run_id) {
+  std::set<std::string> out;
+  for (const auto& n : ListLabNamespaces()) {
+    if (n.rfind("svcb-" + run_id + "-", 0) == 0) out.insert(n);
+  }
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
 class TempDir {
@@ -73,7 +91,6 @@ TEST_F(RunTest, SmokeRunWritesSyncMetricsForBothBackendsAndLeavesTheHostAlone) {
   TempDir tmp;
   const std::string out = tmp.path() + "/run";
   const std::string host_before = HostRules();
-  const auto ns_before = LabNamespaces();
   const std::string cmd = std::string(SVCBENCH_BINARY) + " run " + SVCBENCH_SOURCE_DIR +
                           "/scenarios/smoke.yaml --set sweep.services=[200,400]"
                           " --set measurements.sync.repetitions=2 --out " +
@@ -102,28 +119,29 @@ TEST_F(RunTest, SmokeRunWritesSyncMetricsForBothBackendsAndLeavesTheHostAlone) {
   }
   EXPECT_TRUE(fs::exists(out + "/summary.md"));
   EXPECT_TRUE(fs::exists(out + "/scenario.yaml"));
-  EXPECT_EQ(LabNamespaces(), ns_before) << "the run left namespaces behind";
+  const std::string run_id = RunId(log);
+  ASSERT_FALSE(run_id.empty()) << log;
+  EXPECT_TRUE(NamespacesOfRun(run_id).empty()) << "the run left namespaces behind";
   EXPECT_EQ(HostRules(), host_before) << "the host's rules changed";
 }
 
 TEST_F(RunTest, BadScenarioCreatesNothing) {
   TempDir tmp;
   const std::string out = tmp.path() + "/run";
-  const auto ns_before = LabNamespaces();
   const std::string cmd = std::string(SVCBENCH_BINARY) + " run " + SVCBENCH_SOURCE_DIR +
                           "/scenarios/smoke.yaml --set workload.endpoints_per_service=0 --out " +
-                          out + " >/dev/null 2>&1";
+                          out + " >" + tmp.path() + "/log 2>&1";
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_FALSE(fs::exists(out));
-  EXPECT_EQ(LabNamespaces(), ns_before);
+  // Refused before a run id was even drawn: nothing can have been created.
+  EXPECT_EQ(RunId(ReadFile(tmp.path() + "/log")), "");
 }
 
 TEST_F(RunTest, SigintMidRunRemovesEveryNamespaceAndSaysInterrupted) {
   TempDir tmp;
   const std::string out = tmp.path() + "/run";
-  const auto ns_before = LabNamespaces();
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -140,8 +158,10 @@ TEST_F(RunTest, SigintMidRunRemovesEveryNamespaceAndSaysInterrupted) {
   // Wait until the run has built its first lab, then interrupt it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool saw_lab = false;
+  std::string run_id;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (LabNamespaces().size() > ns_before.size()) {
+    if (run_id.empty()) run_id = RunId(ReadFile(tmp.path() + "/log"));
+    if (!run_id.empty() && !NamespacesOfRun(run_id).empty()) {
       saw_lab = true;
       break;
     }
@@ -154,7 +174,8 @@ TEST_F(RunTest, SigintMidRunRemovesEveryNamespaceAndSaysInterrupted) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 4);
-  EXPECT_EQ(LabNamespaces(), ns_before) << "namespaces left after SIGINT";
+  ASSERT_FALSE(run_id.empty());
+  EXPECT_TRUE(NamespacesOfRun(run_id).empty()) << "namespaces left after SIGINT";
   const nlohmann::json r = ReadJson(out + "/result.json");
   EXPECT_EQ(r.at("status"), "interrupted");
 }
