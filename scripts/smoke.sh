@@ -2,7 +2,7 @@
 # Runs the smoke scenario end to end (installing and building first when needed) and prints
 # where the report is.
 #
-#   sudo scripts/smoke.sh [extra `svcbench run` options, e.g. --set sweep.services=[1000]]
+#   scripts/smoke.sh (as root) [extra `svcbench run` options, e.g. --set sweep.services=[1000]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

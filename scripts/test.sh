@@ -4,7 +4,7 @@
 # without root) twice: in the Release build (build/, what users run) and in the `asan` preset
 # (build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer, tests only). See docs/hygiene.md.
 #
-#   sudo scripts/test.sh
+#   scripts/test.sh (as root)
 #   SKIP_ASAN=1 scripts/test.sh    # Release only, for a quick local loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
