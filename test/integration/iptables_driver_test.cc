@@ -25,23 +25,16 @@
 #include "drivers/iptables/iptables_render.h"
 #include "harness/model/generator.h"
 #include "harness/util/process.h"
+#include "test/integration/temp_dir.h"
 
 namespace svcbench {
 namespace {
 
 constexpr const char* kHostLock = "/run/xtables.lock";
 
-// A private directory for lock files, removed at exit. The string is never destroyed: the
-// atexit handler is registered before a static's destructor would be, so it would run after it.
 const std::string& PrivateDir() {
-  static const std::string* const dir = [] {
-    char tmpl[] = "/tmp/svcb-it-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) std::abort();
-    auto* d = new std::string(tmpl);
-    std::atexit([] { std::filesystem::remove_all(PrivateDir()); });
-    return d;
-  }();
-  return *dir;
+  static const std::string dir = testing::ProcessTempSubdir("iptables");
+  return dir;
 }
 
 std::string PrivateLock() { return PrivateDir() + "/xtables.lock"; }

@@ -36,18 +36,13 @@
 #include "harness/lab/netns.h"
 #include "harness/model/generator.h"
 #include "harness/util/process.h"
+#include "test/integration/temp_dir.h"
 
 namespace svcbench {
 namespace {
 
 const std::string& PrivateDir() {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/svcb-itc-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) std::abort();
-    std::string d = tmpl;
-    std::atexit([] { std::filesystem::remove_all(PrivateDir()); });
-    return d;
-  }();
+  static const std::string dir = testing::ProcessTempSubdir("iptc");
   return dir;
 }
 
