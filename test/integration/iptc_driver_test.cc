@@ -477,8 +477,15 @@ TEST_F(IptcDriverTest, RetriesUnderAConcurrentWriter) {
   int total_retries = 0;
   int syncs = 0;
   for (; syncs < 40 && total_retries == 0; ++syncs) {
-    const CommitStats stats = driver->Sync(set, payload);
-    total_retries += stats.retries.value_or(0);
+    try {
+      const CommitStats stats = driver->Sync(set, payload);
+      total_retries += stats.retries.value_or(0);
+    } catch (const DriverError& e) {
+      // A writer faster than the driver (seen under ASan) can exhaust its retries: that is
+      // retrying too, and the failed sync must have left the previous table intact.
+      ASSERT_NE(std::string(e.what()).find("retries"), std::string::npos) << e.what();
+      ++total_retries;
+    }
   }
   stop = true;
   writer.join();
