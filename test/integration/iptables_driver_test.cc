@@ -25,10 +25,18 @@
 #include "drivers/iptables/iptables_render.h"
 #include "harness/model/generator.h"
 #include "harness/util/process.h"
-#include "test/integration/temp_dir.h"
+#include "test/integration/test_support.h"
 
 namespace svcbench {
 namespace {
+
+using testing::Lines;
+
+// Every test's namespaces carry this file's prefix, so a leftover names its test.
+class TestNetns : public testing::TestNetns {
+ public:
+  TestNetns() : testing::TestNetns("svcb-it") {}
+};
 
 constexpr const char* kHostLock = "/run/xtables.lock";
 
@@ -47,52 +55,6 @@ SpawnResult RunIn(int netns_fd, std::vector<std::string> argv, std::string stdin
   opts.stdin_data = std::move(stdin_data);
   opts.timeout_s = 120;
   return Spawn(opts);
-}
-
-// A named namespace of our own (visible to `ip netns` and `svcbench cleanup` should this
-// process die), deleted on every path out of the test.
-class TestNetns {
- public:
-  TestNetns() {
-    static int counter = 0;
-    name_ = fmt::format("svcb-it-{}-{}", ::getpid(), counter++);
-    const SpawnResult r = RunIn(-1, {"ip", "netns", "add", name_});
-    if (!r.Ok()) throw std::runtime_error(r.Describe("ip netns add"));
-    fd_ = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      Delete();
-      throw std::system_error(errno, std::system_category(), "open /run/netns/" + name_);
-    }
-  }
-  ~TestNetns() {
-    if (fd_ >= 0) ::close(fd_);
-    Delete();
-  }
-  TestNetns(const TestNetns&) = delete;
-  TestNetns& operator=(const TestNetns&) = delete;
-
-  int Fd() const { return fd_; }
-  const std::string& Name() const { return name_; }
-
- private:
-  void Delete() {
-    const SpawnResult r = RunIn(-1, {"ip", "netns", "del", name_});
-    if (!r.Ok()) ADD_FAILURE() << r.Describe("ip netns del") << " (" << name_ << ")";
-  }
-  std::string name_;
-  int fd_ = -1;
-};
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return lines;
 }
 
 // What `iptables-<v>-save -t nat` shows in a namespace.

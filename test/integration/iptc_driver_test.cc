@@ -36,10 +36,18 @@
 #include "harness/lab/netns.h"
 #include "harness/model/generator.h"
 #include "harness/util/process.h"
-#include "test/integration/temp_dir.h"
+#include "test/integration/test_support.h"
 
 namespace svcbench {
 namespace {
+
+using testing::Lines;
+
+// Every test's namespaces carry this file's prefix, so a leftover names its test.
+class TestNetns : public testing::TestNetns {
+ public:
+  TestNetns() : testing::TestNetns("svcb-itc") {}
+};
 
 const std::string& PrivateDir() {
   static const std::string dir = testing::ProcessTempSubdir("iptc");
@@ -58,47 +66,6 @@ SpawnResult RunTool(int netns_fd, std::vector<std::string> argv,
   opts.extra_env = {"XTABLES_LOCKFILE=" + lock};
   opts.timeout_s = 120;
   return Spawn(opts);
-}
-
-// A named namespace of our own, removed on every path out of the test.
-class TestNetns {
- public:
-  TestNetns() {
-    static int counter = 0;
-    name_ = fmt::format("svcb-itc-{}-{}", ::getpid(), counter++);
-    netns::Create(name_);
-    try {
-      fd_ = netns::Open(name_);
-    } catch (...) {
-      netns::Remove(name_);
-      throw;
-    }
-  }
-  ~TestNetns() {
-    fd_.Reset();
-    netns::Remove(name_);
-  }
-  TestNetns(const TestNetns&) = delete;
-  TestNetns& operator=(const TestNetns&) = delete;
-
-  int Fd() const { return fd_.Get(); }
-  const std::string& Name() const { return name_; }
-
- private:
-  std::string name_;
-  UniqueFd fd_;
-};
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return lines;
 }
 
 // `iptables-legacy-save -t nat`, canonicalised: comment lines ('#') dropped, chain declarations
