@@ -15,7 +15,7 @@
 namespace svcbench::nft {
 
 struct NetlinkDriverOptions {
-  AckMode ack = AckMode::kEveryMessage;
+  AckMode ack = AckMode::kLastMessage;
   BatchOrder order = BatchOrder::kBindsFirst;
   RulesetOptions ruleset = {};
   // Test hook: the next full syncs add this service port's service-ips element twice.

@@ -243,7 +243,7 @@ Ruleset SmallRuleset() {
 
 TEST(NftBatchTest, FramesOneTransaction) {
   const Ruleset rs = SmallRuleset();
-  const Batch batch = BuildFullSyncBatch(rs, {.first_seq = 100});
+  const Batch batch = BuildFullSyncBatch(rs, {.ack = AckMode::kEveryMessage, .first_seq = 100});
   const Parsed p = ParseBatch(batch);
   ASSERT_GE(p.types.size(), 3u);
   EXPECT_EQ(p.types.front(), NFNL_MSG_BATCH_BEGIN);
@@ -261,8 +261,8 @@ TEST(NftBatchTest, FramesOneTransaction) {
   EXPECT_TRUE(p.table_comment);
 }
 
-TEST(NftBatchTest, LastMessageAckModeAsksOnce) {
-  const Batch batch = BuildFullSyncBatch(SmallRuleset(), {.ack = AckMode::kLastMessage});
+TEST(NftBatchTest, LastMessageAckModeAsksOnceAndIsTheDefault) {
+  const Batch batch = BuildFullSyncBatch(SmallRuleset());
   const Parsed p = ParseBatch(batch);
   size_t acked = 0;
   for (size_t i = 0; i < p.flags.size(); ++i) {
@@ -387,8 +387,10 @@ TEST(NftBatchTest, RulesMatchModel) {
 }
 
 // What nft itself would send for the same text.
-constexpr BatchOptions kAsNft = {
-    .order = BatchOrder::kAsText, .number_anonymous_sets = false, .elements_by_set_id = false};
+constexpr BatchOptions kAsNft = {.ack = AckMode::kEveryMessage,
+                                 .order = BatchOrder::kAsText,
+                                 .number_anonymous_sets = false,
+                                 .elements_by_set_id = false};
 
 TEST(NftBatchTest, AsNftOptionsSendNftsTemplateNamesInTextOrder) {
   const Ruleset rs = SmallRuleset();
