@@ -78,6 +78,7 @@ int CmdRun(const std::string& file, const std::vector<std::string>& sets, std::s
   RunOptions opts;
   opts.out_dir = out_dir;
   opts.log = &std::cerr;
+  opts.live_status = isatty(STDERR_FILENO) != 0;
   const RunOutcome outcome = RunScenario(sc, opts, MakeLabTestbedFactory(lab), CollectContext());
   if (!lab.xtables_lockfile.empty()) fs::remove(lab.xtables_lockfile);
 
