@@ -2,7 +2,9 @@
 // iteration, for kube-proxy's ruleset and the variants docs/nftables-scaling.md compares.
 // Needs root: every benchmark runs in its own namespace (svcb-mb-<pid>-<n>, removed after it).
 //
-//   build/test/svcbench_microbench --benchmark_filter='NftCommit/anonymous-map/.*/cold'
+//   build/test/svcbench_microbench
+//     --benchmark_filter='NftCommit/anonymous-map/cold/services:(1000|2000|5000)/'
+// (one command line).
 //
 // Time is the commit's wall time (sendmsg() to the last ACK); the counter cpu_s is the CPU the
 // committing thread used over the same span, which is the kernel's work, since nf_tables
