@@ -151,6 +151,7 @@ int Lab::ClientFd() const { return impl_->client_fd.Get(); }
 int Lab::NodeFd() const { return impl_->node_fd.Get(); }
 int Lab::BackendFd() const { return impl_->backend_fd.Get(); }
 const BackendListener* Lab::Listener() const { return impl_->listener.get(); }
+BackendListener* Lab::Listener() { return impl_->listener.get(); }
 
 void Lab::Destroy() { impl_->Destroy(); }
 
