@@ -164,15 +164,8 @@ void BackendListener::AcceptAll(int listen_fd) {
     socklen_t len = sizeof(local);
     if (::getsockname(conn.Get(), reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
     const auto answer = Encode(local);
-    // Counted before sending: a prober that got its answer must see it counted.
-    tcp_answered_.fetch_add(1, std::memory_order_relaxed);
-    // A fresh socket's send buffer always takes 6 bytes; a peer that already left gets nothing.
-    if (::send(conn.Get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-        static_cast<ssize_t>(answer.size())) {
-      tcp_answered_.fetch_sub(1, std::memory_order_relaxed);
-      continue;
-    }
-    // Kept for echo probes until the peer leaves (its RST or FIN wakes Echo).
+    // Kept for echo probes until the peer leaves (its RST or FIN wakes Echo). Registered and
+    // counted before the answer goes out: a prober that got its answer must see both.
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = Tag(kConnTag, static_cast<size_t>(conn.Get()));
@@ -180,6 +173,14 @@ void BackendListener::AcceptAll(int listen_fd) {
     const int fd = conn.Get();
     conns_.emplace(fd, std::move(conn));
     tcp_kept_.store(conns_.size(), std::memory_order_relaxed);
+    tcp_answered_.fetch_add(1, std::memory_order_relaxed);
+    // A fresh socket's send buffer always takes 6 bytes; a peer that already left gets nothing.
+    if (::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+        static_cast<ssize_t>(answer.size())) {
+      tcp_answered_.fetch_sub(1, std::memory_order_relaxed);
+      conns_.erase(fd);
+      tcp_kept_.store(conns_.size(), std::memory_order_relaxed);
+    }
   }
 }
 
@@ -188,10 +189,15 @@ void BackendListener::Echo(int conn_fd) {
   for (;;) {
     const ssize_t n = ::recv(conn_fd, buf.data(), buf.size(), MSG_DONTWAIT);
     if (n > 0) {
-      // A probe sends one byte and waits for it, so the send buffer always has room.
+      // Counted before sending, as answers are. A probe sends one byte and waits for it, so the
+      // send buffer always has room.
+      tcp_echoed_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       const ssize_t sent =
           ::send(conn_fd, buf.data(), static_cast<size_t>(n), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (sent > 0) tcp_echoed_.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
+      if (sent < n) {
+        tcp_echoed_.fetch_sub(static_cast<uint64_t>(n - std::max<ssize_t>(sent, 0)),
+                              std::memory_order_relaxed);
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -143,7 +143,16 @@ TimedProbe TimeTcpConnect(Ipv4 ip, uint16_t port, SourcePorts& ports, double tim
   const int rc = ::connect(sock.Get(), reinterpret_cast<const sockaddr*>(&dst), sizeof(dst));
   const auto t1 = Clock::now();
   if (rc != 0) {
-    out.failure = FailureOf(errno);
+    int err = errno;
+    // An ICMP error that arrived while connect() held the socket is only a soft error: the
+    // connect waits on until its timeout. SO_ERROR still tells why.
+    int soft = 0;
+    socklen_t len = sizeof(soft);
+    if (err == EINPROGRESS && ::getsockopt(sock.Get(), SOL_SOCKET, SO_ERROR, &soft, &len) == 0 &&
+        soft != 0) {
+      err = soft;
+    }
+    out.failure = FailureOf(err);
     return out;
   }
   out.rtt_s = Seconds(t1 - t0);

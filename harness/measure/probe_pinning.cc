@@ -17,8 +17,9 @@ ProbePinning::ProbePinning(bool enabled, NsWorker& worker, std::vector<Lab*> lab
   if (!enabled) return;
   const std::vector<int> cpus = ProcessCpus();
   if (cpus.empty()) ThrowErrno("sched_getaffinity() to pin the prober");
-  const int prober = cpus.front();
-  const int listener = cpus.size() > 1 ? cpus[1] : cpus.front();
+  // The highest CPUs: CPU 0 is where housekeeping and many interrupts land.
+  const int prober = cpus.back();
+  const int listener = cpus.size() > 1 ? cpus[cpus.size() - 2] : cpus.back();
   if (!worker.PinToCpu(prober)) ThrowErrno(fmt::format("pinning the prober to CPU {}", prober));
   for (Lab* lab : labs) {
     if (lab == nullptr || lab->Listener() == nullptr) continue;

@@ -12,8 +12,8 @@ class NsWorker;
 
 class ProbePinning {
  public:
-  // When enabled: the worker goes to the first CPU the process may use, the listeners of
-  // `labs` (null entries skipped) to the second (the first, on one CPU). Throws
+  // When enabled: the worker goes to the highest CPU the process may use, the listeners of
+  // `labs` (null entries skipped) to the next lower one (the same, on one CPU). Throws
   // std::system_error when the kernel refuses.
   ProbePinning(bool enabled, NsWorker& worker, std::vector<Lab*> labs);
   // Gives the listeners every CPU back (they serve other measurements too); the worker belongs

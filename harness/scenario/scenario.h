@@ -25,7 +25,7 @@ struct LatencyOptions {
   std::vector<std::string> probes;
   // first, middle, last, random, direct; the floor (the reference lab) is always probed.
   std::vector<std::string> positions = {"first", "middle", "last", "random", "direct"};
-  uint32_t samples = 2000;  // per probe kind and position, over all rounds; warm-up not included
+  uint32_t samples = 5000;  // per probe kind and position, over all rounds; warm-up not included
   uint32_t warmup = 100;    // probes discarded at the start of every round
   uint32_t rounds = 5;      // samples are split across rounds; backends interleave between them
   double timeout_s = 1.0;   // a probe without an answer by then fails (and is counted)

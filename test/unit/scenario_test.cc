@@ -155,7 +155,7 @@ TEST(ScenarioParse, LatencyDefaultsFollowTheProtocol) {
   EXPECT_EQ(tcp.latency->probes, (std::vector<std::string>{"tcp-connect", "established"}));
   EXPECT_EQ(tcp.latency->positions,
             (std::vector<std::string>{"first", "middle", "last", "random", "direct"}));
-  EXPECT_EQ(tcp.latency->samples, 2000u);
+  EXPECT_EQ(tcp.latency->samples, 5000u);
   EXPECT_EQ(tcp.latency->warmup, 100u);
   EXPECT_EQ(tcp.latency->rounds, 5u);
   EXPECT_DOUBLE_EQ(tcp.latency->timeout_s, 1.0);
