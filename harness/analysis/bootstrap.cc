@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "harness/analysis/stats.h"
@@ -11,7 +12,7 @@ namespace svcbench {
 
 Interval BootstrapQuantileCi(const std::vector<double>& v, double q, double confidence,
                              size_t resamples, uint64_t seed) {
-  if (v.empty() || resamples == 0) {
+  if (v.empty() || resamples == 0 || v.size() > UINT32_MAX) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     return {nan, nan};
   }
@@ -33,7 +34,7 @@ Interval BootstrapQuantileCi(const std::vector<double>& v, double q, double conf
   stats.reserve(resamples);
   for (size_t b = 0; b < resamples; ++b) {
     std::fill(counts.begin(), counts.end(), 0u);
-    for (size_t i = 0; i < n; ++i) ++counts[rng.Below(n)];
+    for (size_t i = 0; i < n; ++i) ++counts[rng.Scaled(static_cast<uint32_t>(n))];
     // Counts add up to n > hi, so both walks stop inside the array.
     size_t j = 0;
     size_t below = 0;  // resampled values in sorted[0 .. j)

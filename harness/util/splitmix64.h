@@ -18,6 +18,9 @@ class SplitMix64 {
   }
   // Uniform in [0, n) for n >= 1; the modulo bias is below 2^-40 for n < 2^24.
   uint64_t Below(uint64_t n) { return Next() % n; }
+  // Also uniform in [0, n), n < 2^32, by multiplying instead of dividing (several times faster
+  // in tight loops); bias below n / 2^32. A different sequence than Below() for the same seed.
+  uint32_t Scaled(uint32_t n) { return static_cast<uint32_t>(((Next() >> 32) * n) >> 32); }
 
  private:
   uint64_t state_;

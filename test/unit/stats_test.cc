@@ -69,7 +69,9 @@ Interval NaiveBootstrap(std::vector<double> v, double q, double confidence, size
   std::vector<double> stats;
   for (size_t b = 0; b < resamples; ++b) {
     std::vector<double> resample;
-    for (size_t i = 0; i < v.size(); ++i) resample.push_back(v[rng.Below(v.size())]);
+    for (size_t i = 0; i < v.size(); ++i) {
+      resample.push_back(v[rng.Scaled(static_cast<uint32_t>(v.size()))]);
+    }
     stats.push_back(Quantile(resample, q));
   }
   const double tail = (1 - confidence) / 2;
