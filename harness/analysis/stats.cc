@@ -36,7 +36,7 @@ Summary Summarize(const std::vector<double>& v) {
   s.n = v.size();
   if (v.empty()) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    s.min = s.p50 = s.p90 = s.p99 = s.max = s.mean = s.stddev = nan;
+    s.min = s.p50 = s.p90 = s.p99 = s.p999 = s.max = s.mean = s.stddev = nan;
     return s;
   }
   std::vector<double> sorted = v;
@@ -46,6 +46,7 @@ Summary Summarize(const std::vector<double>& v) {
   s.p50 = Quantile(sorted, 0.50);
   s.p90 = Quantile(sorted, 0.90);
   s.p99 = Quantile(sorted, 0.99);
+  s.p999 = Quantile(sorted, 0.999);
   s.mean = Mean(sorted);
   s.stddev = Stddev(sorted);
   return s;

@@ -15,6 +15,7 @@ double Stddev(const std::vector<double>& v);
 struct Summary {
   size_t n = 0;
   double min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0, stddev = 0;
+  double p999 = 0;  // the 99.9th percentile: with fewer than 1000 samples, near the max
 };
 Summary Summarize(const std::vector<double>& v);
 

@@ -48,6 +48,7 @@ class Lab {
   int BackendFd() const;
   // The backend listener (answer counters), or nullptr without one or after Destroy().
   const BackendListener* Listener() const;
+  BackendListener* Listener();  // to pin its thread
 
   // Stops the listener, closes the fds and removes the namespaces now (also done by the
   // destructor, which reports instead of throwing). Idempotent; afterwards the fds are -1.

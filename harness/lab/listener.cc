@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -27,6 +29,7 @@ constexpr int kBacklog = 65535;
 constexpr uint64_t kStopTag = 0;
 constexpr uint64_t kTcpTag = 1;
 constexpr uint64_t kUdpTag = 2;
+constexpr uint64_t kConnTag = 3;  // a kept connection; the low half is its fd
 uint64_t Tag(uint64_t kind, size_t index) { return (kind << 32) | index; }
 
 std::array<unsigned char, 6> Encode(const sockaddr_in& addr) {
@@ -122,6 +125,8 @@ void BackendListener::Stop() {
   }
   tcp_.clear();
   udp_.clear();
+  conns_.clear();
+  tcp_kept_.store(0, std::memory_order_relaxed);
   epoll_.Reset();
   stop_.Reset();
 }
@@ -141,13 +146,14 @@ void BackendListener::Serve() {
       if (kind == kStopTag) return;
       if (kind == kTcpTag) AcceptAll(tcp_[index].Get());
       if (kind == kUdpTag) AnswerDatagrams(udp_[index].Get(), udp_ports_[index]);
+      if (kind == kConnTag) Echo(static_cast<int>(index));
     }
   }
 }
 
 void BackendListener::AcceptAll(int listen_fd) {
   for (;;) {
-    UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!conn.Valid()) {
       if (errno == ECONNABORTED || errno == EINTR) continue;  // that one is gone, next
       // EAGAIN: queue drained. Anything else (EMFILE) ends this round; level-triggered epoll
@@ -158,14 +164,66 @@ void BackendListener::AcceptAll(int listen_fd) {
     socklen_t len = sizeof(local);
     if (::getsockname(conn.Get(), reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
     const auto answer = Encode(local);
-    // Counted before sending: a prober that got its answer must see it counted.
+    // Kept for echo probes until the peer leaves (its RST or FIN wakes Echo). Registered and
+    // counted before the answer goes out: a prober that got its answer must see both.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = Tag(kConnTag, static_cast<size_t>(conn.Get()));
+    if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, conn.Get(), &ev) != 0) continue;  // closes it
+    const int fd = conn.Get();
+    conns_.emplace(fd, std::move(conn));
+    tcp_kept_.store(conns_.size(), std::memory_order_relaxed);
     tcp_answered_.fetch_add(1, std::memory_order_relaxed);
     // A fresh socket's send buffer always takes 6 bytes; a peer that already left gets nothing.
-    if (::send(conn.Get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+    if (::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
         static_cast<ssize_t>(answer.size())) {
       tcp_answered_.fetch_sub(1, std::memory_order_relaxed);
+      conns_.erase(fd);
+      tcp_kept_.store(conns_.size(), std::memory_order_relaxed);
     }
   }
+}
+
+void BackendListener::Echo(int conn_fd) {
+  std::array<char, 512> buf{};
+  for (;;) {
+    const ssize_t n = ::recv(conn_fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      // Counted before sending, as answers are. A probe sends one byte and waits for it, so the
+      // send buffer always has room.
+      tcp_echoed_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      const ssize_t sent =
+          ::send(conn_fd, buf.data(), static_cast<size_t>(n), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent < n) {
+        tcp_echoed_.fetch_sub(static_cast<uint64_t>(n - std::max<ssize_t>(sent, 0)),
+                              std::memory_order_relaxed);
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    // EOF or an error (ECONNRESET): the peer is gone. Closing removes it from the epoll set.
+    conns_.erase(conn_fd);
+    tcp_kept_.store(conns_.size(), std::memory_order_relaxed);
+    return;
+  }
+}
+
+bool BackendListener::PinToCpu(int cpu) {
+  if (!thread_.joinable()) {
+    errno = ESRCH;
+    return false;
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) {
+    CPU_SET(cpu, &set);
+  } else if (::sched_getaffinity(0, sizeof(set), &set) != 0) {
+    return false;
+  }
+  const int err = ::pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);
+  errno = err;
+  return err == 0;
 }
 
 void BackendListener::AnswerDatagrams(int udp_fd, uint16_t port) {

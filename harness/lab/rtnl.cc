@@ -165,6 +165,34 @@ void Rtnl::SetUp(std::string_view ifname) {
   Request(nlh, fmt::format("RTM_NEWLINK {} up", ifname));
 }
 
+bool Rtnl::LinkReady(std::string_view ifname) {
+  std::vector<char> buf(kRequestSize);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETLINK;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  PutName(nlh, IFLA_IFNAME, ifname);
+  bool oper_up = false;
+  bool noop_qdisc = true;
+  Request(nlh, fmt::format("RTM_GETLINK {}", ifname), [&](const nlmsghdr* reply) {
+    if (reply->nlmsg_type != RTM_NEWLINK) return;
+    const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(reply));
+    for (auto* attr =
+             static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(reply, sizeof(ifinfomsg)));
+         mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)));
+         attr = mnl_attr_next(attr)) {
+      if (mnl_attr_get_type(attr) == IFLA_OPERSTATE && mnl_attr_validate(attr, MNL_TYPE_U8) == 0) {
+        oper_up = mnl_attr_get_u8(attr) == IF_OPER_UP;
+      }
+      if (mnl_attr_get_type(attr) == IFLA_QDISC &&
+          mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0) {
+        noop_qdisc = std::string_view(mnl_attr_get_str(attr)) == "noop";
+      }
+    }
+  });
+  return oper_up && !noop_qdisc;
+}
+
 void Rtnl::AddAddress(std::string_view ifname, Ipv4 ip, int prefix_len) {
   if (prefix_len < 0 || prefix_len > 32) {
     throw std::invalid_argument(fmt::format("bad prefix length {}", prefix_len));

@@ -62,6 +62,11 @@ class Rtnl {
   void CreateVeth(std::string_view name, std::string_view peer, int peer_netns_fd);
   // RTM_NEWLINK with IFF_UP.
   void SetUp(std::string_view ifname);
+  // RTM_GETLINK: whether the link passes packets yet: operationally up (IFLA_OPERSTATE) and
+  // with its real qdisc attached (IFLA_QDISC is no longer "noop"). Both happen in the kernel's
+  // linkwatch work, up to a second after a veth's carrier comes on; until then the link drops
+  // what it should send.
+  bool LinkReady(std::string_view ifname);
   // RTM_NEWADDR, `ip addr add IP/PREFIX dev IFNAME`.
   void AddAddress(std::string_view ifname, Ipv4 ip, int prefix_len);
   // RTM_NEWROUTE (NLM_F_EXCL: an existing route is an error).

@@ -10,7 +10,7 @@ namespace {
 class LabTestbed : public Testbed {
  public:
   LabTestbed(const LabOptions& lab_opts, const std::string& backend, DriverContext ctx)
-      : lab_(lab_opts) {
+      : lab_opts_(lab_opts), lab_(lab_opts) {
     ctx.netns_fd = lab_.NodeFd();
     ctx.netns_name = lab_.NodeNs();
     driver_ = MakeDriver(backend, ctx);
@@ -23,9 +23,19 @@ class LabTestbed : public Testbed {
   }
   Driver& driver() override { return *driver_; }
   Lab* lab() override { return &lab_; }
+  Lab* reference_lab() override {
+    if (!reference_) {
+      LabOptions opts = lab_opts_;
+      opts.tag += "r";
+      reference_ = std::make_unique<Lab>(opts);
+    }
+    return reference_.get();
+  }
 
  private:
+  LabOptions lab_opts_;
   Lab lab_;
+  std::unique_ptr<Lab> reference_;  // no driver ever touches its node
   std::unique_ptr<Driver> driver_;
 };
 

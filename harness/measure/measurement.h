@@ -30,6 +30,9 @@ class Testbed {
   virtual Driver& driver() = 0;
   // The namespaces, listener and probes around the node, or nullptr (fake testbeds).
   virtual Lab* lab() { return nullptr; }
+  // A second lab, wired like lab() but whose node holds no rules at all (no NAT, so no
+  // conntrack either), made on first use: the latency floor. nullptr where there is none.
+  virtual Lab* reference_lab() { return nullptr; }
 
   // Whether the node holds exactly the ServiceSet of this cell. A measurement that needs the
   // rules in place calls EnsureSynced; one that changes them calls MarkSynced(false).

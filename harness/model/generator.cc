@@ -7,26 +7,12 @@
 
 #include "harness/model/address_plan.h"
 #include "harness/model/chain_names.h"
+#include "harness/util/splitmix64.h"
 
 namespace svcbench {
 namespace {
 
-// splitmix64: tiny, and unlike std::shuffle with std:: distributions its output is the same
-// on every standard library, so a seed means the same ServiceSet everywhere.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t n) { return Next() % n; }  // bias < 2^-40 for n < 2^24
-
- private:
-  uint64_t state_;
-};
+using Rng = SplitMix64;
 
 std::vector<uint32_t> Permutation(uint32_t n, Rng& rng) {
   std::vector<uint32_t> v(n);

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "harness/analysis/bootstrap.h"
+
 namespace svcbench {
 namespace {
 
@@ -60,9 +62,18 @@ nlohmann::json ToJson(const Result& r) {
     o["metric"] = row.metric;
     o["unit"] = row.unit;
     o["labels"] = row.labels;
-    o["summary"] = {
-        {"n", s.n},          {"min", Num(s.min)}, {"p50", Num(s.p50)},   {"p90", Num(s.p90)},
-        {"p99", Num(s.p99)}, {"max", Num(s.max)}, {"mean", Num(s.mean)}, {"stddev", Num(s.stddev)}};
+    const Interval ci = BootstrapQuantileCi(row.samples, 0.5);
+    o["summary"] = {{"n", s.n},
+                    {"min", Num(s.min)},
+                    {"p50", Num(s.p50)},
+                    {"p90", Num(s.p90)},
+                    {"p99", Num(s.p99)},
+                    {"p999", Num(s.p999)},
+                    {"max", Num(s.max)},
+                    {"mean", Num(s.mean)},
+                    {"stddev", Num(s.stddev)},
+                    {"p50_ci_low", Num(ci.low)},
+                    {"p50_ci_high", Num(ci.high)}};
     o["samples"] = row.samples;
     o["error"] = row.error ? nlohmann::json(*row.error) : nlohmann::json();
     rows.push_back(std::move(o));

@@ -41,12 +41,19 @@ const std::vector<std::string> kSweepKeys = {"services"};
 const std::vector<std::string> kWorkloadKeys = {"ports_per_service", "endpoints_per_service",
                                                 "protocol"};
 const std::vector<std::string> kSyncKeys = {"repetitions", "timeout"};
+const std::vector<std::string> kLatencyKeys = {"probes", "positions", "samples", "warmup",
+                                               "rounds", "timeout",   "pin"};
+const std::vector<std::string> kThroughputKeys = {"concurrency", "duration", "rounds", "timeout",
+                                                  "pin"};
+const std::vector<std::string> kTcpProbes = {"tcp-connect", "established"};
+const std::vector<std::string> kUdpProbes = {"udp"};
+const std::vector<std::string> kPositions = {"first", "middle", "last", "random", "direct"};
 const std::vector<std::string> kXtablesKeys = {"lock", "wait"};
 
-const std::vector<std::string> kImplementedMeasurements = {"sync"};
+const std::vector<std::string> kImplementedMeasurements = {"sync", "latency", "throughput"};
 // Named by DESIGN.md; refusing them loudly beats running a scenario without them.
-const std::vector<std::string> kPlannedMeasurements = {"latency", "update", "throughput",
-                                                       "contention", "programming_latency"};
+const std::vector<std::string> kPlannedMeasurements = {"update", "contention",
+                                                       "programming_latency"};
 
 // Maps whose keys are metric expressions with dots in them; `--set` must not split those.
 const std::vector<std::string> kOpaqueMaps = {"slo"};
@@ -54,6 +61,8 @@ const std::vector<std::string> kOpaqueMaps = {"slo"};
 constexpr uint64_t kMaxServices = 1000000;
 constexpr uint64_t kMaxLockWaitS = 600;
 constexpr uint64_t kMaxSyncTimeoutS = 86400;
+constexpr uint64_t kMaxLatencySamples = 1000000;
+constexpr uint64_t kMaxRounds = 1000;
 
 std::string WithSuggestion(std::string got, std::string_view word,
                            const std::vector<std::string>& candidates) {
@@ -188,6 +197,59 @@ int ReadWholeSeconds(const YamlNode& node, const std::string& path, uint64_t min
   return static_cast<int>(amount);
 }
 
+// "250ms", "2s" or 2 (seconds), in min_ms..max_ms milliseconds; returned in seconds.
+double ReadSeconds(const YamlNode& node, const std::string& path, uint64_t min_ms,
+                   uint64_t max_ms) {
+  static const std::regex kDuration("([0-9]+)(s|ms)?");
+  const std::string what =
+      fmt::format("a duration in {}..{} ms (like 250ms, 2s or 2)", min_ms, max_ms);
+  std::smatch match;
+  if (node.kind != YamlNode::Kind::kScalar || !node.plain ||
+      !std::regex_match(node.scalar, match, kDuration)) {
+    FailExpected(node.where, path, what, Describe(node));
+  }
+  uint64_t amount = 0;
+  const std::string digits = match[1].str();
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), amount).ec != std::errc() ||
+      amount > max_ms) {
+    FailExpected(node.where, path, what, Describe(node));
+  }
+  const uint64_t ms = match[2] == "ms" ? amount : amount * 1000;
+  if (ms < min_ms || ms > max_ms) FailExpected(node.where, path, what, Describe(node));
+  return static_cast<double>(ms) / 1000.0;
+}
+
+bool ReadBool(const YamlNode& node, const std::string& path) {
+  if (node.kind == YamlNode::Kind::kScalar && node.plain) {
+    if (node.scalar == "true") return true;
+    if (node.scalar == "false") return false;
+  }
+  FailExpected(node.where, path, "true or false", Describe(node));
+}
+
+// A non-empty list of distinct names from `choices`.
+std::vector<std::string> ReadChoiceList(const YamlNode& node, const std::string& path,
+                                        const std::vector<std::string>& choices) {
+  const std::string what = fmt::format("a non-empty list of {}", JoinNames(choices));
+  std::vector<std::string> out;
+  std::vector<const YamlNode*> seen;
+  const auto& items = ReadNonEmptyList(node, path, what);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string item_path = fmt::format("{}[{}]", path, i);
+    const std::string value = ReadChoice(items[i], item_path, choices);
+    const auto first = std::find_if(seen.begin(), seen.end(),
+                                    [&](const YamlNode* n) { return n->scalar == value; });
+    if (first != seen.end()) {
+      FailExpected(
+          items[i].where, item_path, "each name once",
+          fmt::format("{} again (first at {})", Quote(value), FormatWhere((*first)->where)));
+    }
+    seen.push_back(&items[i]);
+    out.push_back(value);
+  }
+  return out;
+}
+
 void ReadBackends(const YamlNode& node, const std::string& path, Scenario& scenario) {
   const std::vector<std::string>& known = KnownBackendNames();
   const std::string what = fmt::format("a backend name (one of {})", JoinNames(known));
@@ -236,10 +298,96 @@ void ReadSync(const YamlNode& value, const std::string& path, Scenario& scenario
   scenario.sync = sync;
 }
 
+// Probes must match the workload's protocol: the rules only match that protocol, so a udp probe
+// of a tcp service would only ever measure a miss.
+void ReadLatency(const YamlNode& value, const std::string& path, Scenario& scenario) {
+  LatencyOptions latency;
+  const bool udp = scenario.protocol == Protocol::kUdp;
+  const std::vector<std::string>& allowed = udp ? kUdpProbes : kTcpProbes;
+  latency.probes = allowed;
+  if (value.kind != YamlNode::Kind::kNull) {
+    const MapView options(value, path, kLatencyKeys);
+    if (const YamlNode* n = options.Get("probes")) {
+      std::vector<std::string> all = kTcpProbes;
+      all.insert(all.end(), kUdpProbes.begin(), kUdpProbes.end());
+      latency.probes = ReadChoiceList(*n, options.Path("probes"), all);
+      for (size_t i = 0; i < latency.probes.size(); ++i) {
+        if (std::find(allowed.begin(), allowed.end(), latency.probes[i]) == allowed.end()) {
+          FailExpected(
+              n->items[i].where, fmt::format("{}[{}]", options.Path("probes"), i),
+              fmt::format("a probe of a {} workload ({})", udp ? "udp" : "tcp", JoinNames(allowed)),
+              fmt::format("{} (it needs workload.protocol: {})", Describe(n->items[i]),
+                          udp ? "tcp" : "udp"));
+        }
+      }
+    }
+    if (const YamlNode* n = options.Get("positions")) {
+      latency.positions = ReadChoiceList(*n, options.Path("positions"), kPositions);
+    }
+    if (const YamlNode* n = options.Get("samples")) {
+      latency.samples =
+          static_cast<uint32_t>(ReadInteger(*n, options.Path("samples"), 1, kMaxLatencySamples));
+    }
+    if (const YamlNode* n = options.Get("warmup")) {
+      latency.warmup =
+          static_cast<uint32_t>(ReadInteger(*n, options.Path("warmup"), 0, kMaxLatencySamples));
+    }
+    if (const YamlNode* n = options.Get("rounds")) {
+      latency.rounds =
+          static_cast<uint32_t>(ReadInteger(*n, options.Path("rounds"), 1, kMaxRounds));
+    }
+    if (const YamlNode* n = options.Get("timeout")) {
+      latency.timeout_s = ReadSeconds(*n, options.Path("timeout"), 1, 60000);
+    }
+    if (const YamlNode* n = options.Get("pin")) latency.pin = ReadBool(*n, options.Path("pin"));
+    // Every round must take at least one sample of each stream. The default gives way to a
+    // small `samples`; a `rounds` the user wrote does not.
+    if (const YamlNode* n = options.Get("rounds"); n != nullptr) {
+      if (latency.rounds > latency.samples) {
+        FailExpected(n->where, options.Path("rounds"),
+                     fmt::format("at most samples ({}) rounds", latency.samples), Describe(*n));
+      }
+    } else {
+      latency.rounds = std::min(latency.rounds, latency.samples);
+    }
+  }
+  scenario.latency = latency;
+}
+
+void ReadThroughput(const YamlNode& value, const std::string& path, Scenario& scenario) {
+  if (scenario.protocol != Protocol::kTcp) {
+    Fail(value.where, path, "throughput counts TCP connections: it needs workload.protocol: tcp");
+  }
+  ThroughputOptions throughput;
+  if (value.kind != YamlNode::Kind::kNull) {
+    const MapView options(value, path, kThroughputKeys);
+    if (const YamlNode* n = options.Get("concurrency")) {
+      throughput.concurrency =
+          static_cast<uint32_t>(ReadInteger(*n, options.Path("concurrency"), 1, 1024));
+    }
+    if (const YamlNode* n = options.Get("duration")) {
+      throughput.duration_s = ReadSeconds(*n, options.Path("duration"), 100, 3600 * 1000);
+    }
+    if (const YamlNode* n = options.Get("rounds")) {
+      throughput.rounds =
+          static_cast<uint32_t>(ReadInteger(*n, options.Path("rounds"), 1, kMaxRounds));
+    }
+    if (const YamlNode* n = options.Get("timeout")) {
+      throughput.timeout_s = ReadSeconds(*n, options.Path("timeout"), 1, 60000);
+    }
+    if (const YamlNode* n = options.Get("pin")) {
+      throughput.pin = ReadBool(*n, options.Path("pin"));
+    }
+  }
+  scenario.throughput = throughput;
+}
+
 // Keep kImplementedMeasurements in step: it names them in errors and --help.
 const std::map<std::string, MeasurementReader>& MeasurementReaders() {
   static const std::map<std::string, MeasurementReader> readers = {
       {"sync", ReadSync},
+      {"latency", ReadLatency},
+      {"throughput", ReadThroughput},
   };
   return readers;
 }

@@ -18,6 +18,29 @@ struct SyncOptions {
   int timeout_s = 600;
 };
 
+// measurements.latency (docs/metrics.md, latency).
+struct LatencyOptions {
+  // Probe kinds: tcp-connect and established need a tcp workload, udp a udp one. The default
+  // is every kind the workload's protocol allows.
+  std::vector<std::string> probes;
+  // first, middle, last, random, direct; the floor (the reference lab) is always probed.
+  std::vector<std::string> positions = {"first", "middle", "last", "random", "direct"};
+  uint32_t samples = 5000;  // per probe kind and position, over all rounds; warm-up not included
+  uint32_t warmup = 100;    // probes discarded at the start of every round
+  uint32_t rounds = 5;      // samples are split across rounds; backends interleave between them
+  double timeout_s = 1.0;   // a probe without an answer by then fails (and is counted)
+  bool pin = false;         // pin the prober to one CPU and the listeners to another
+};
+
+// measurements.throughput (docs/metrics.md, throughput).
+struct ThroughputOptions {
+  uint32_t concurrency = 8;  // connects kept outstanding
+  double duration_s = 6;     // per cell, split evenly across rounds
+  uint32_t rounds = 3;
+  double timeout_s = 1.0;  // a connect outstanding longer fails (and is counted)
+  bool pin = false;
+};
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -29,6 +52,8 @@ struct Scenario {
   Protocol protocol = Protocol::kTcp;
   // Which measurements run; only the ones present in the file (or added by --set) run.
   std::optional<SyncOptions> sync;
+  std::optional<LatencyOptions> latency;
+  std::optional<ThroughputOptions> throughput;
   // "private" (default): a lock file of the run's own; "host": /run/xtables.lock (intrusive).
   std::string xtables_lock = "private";
   int lock_wait_s = 5;

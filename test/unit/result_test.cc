@@ -45,9 +45,18 @@ TEST(Result, JsonHasSchemaOneShape) {
   EXPECT_EQ(row.at("summary").at("n"), 3);
   EXPECT_DOUBLE_EQ(row.at("summary").at("p50").get<double>(), 0.5);
   EXPECT_TRUE(row.at("error").is_null());
+  EXPECT_DOUBLE_EQ(row.at("summary").at("p999").get<double>(), 0.7495);
+  // Every resample's median is one of the three samples (or between two of them).
+  EXPECT_GE(row.at("summary").at("p50_ci_low").get<double>(), 0.25);
+  EXPECT_LE(row.at("summary").at("p50_ci_low").get<double>(), 0.5);
+  EXPECT_GE(row.at("summary").at("p50_ci_high").get<double>(), 0.5);
+  EXPECT_LE(row.at("summary").at("p50_ci_high").get<double>(), 0.75);
   // No samples: statistics are null, never a made-up number.
   const auto& err = j.at("results").at(1);
   EXPECT_TRUE(err.at("summary").at("p50").is_null());
+  EXPECT_TRUE(err.at("summary").at("p999").is_null());
+  EXPECT_TRUE(err.at("summary").at("p50_ci_low").is_null());
+  EXPECT_TRUE(err.at("summary").at("p50_ci_high").is_null());
   EXPECT_EQ(err.at("error"), "iptables-nft-restore exited with 1: line 3 failed");
 }
 

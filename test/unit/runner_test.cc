@@ -189,6 +189,28 @@ TEST(Runner, SetupFailureIsACellError) {
   EXPECT_EQ(Find(out.result, "a", 20, "sync.full.wall", "warm")->samples.size(), 3u);
 }
 
+// Latency and throughput probe real namespaces; on a testbed without a lab they fail their
+// cell with a row that says so, after sync's rows, and the run goes on.
+TEST(Runner, ProbingMeasurementsWithoutALabAreCellErrors) {
+  TempDir tmp;
+  Fakes fakes;
+  Scenario sc = SmallScenario();
+  sc.latency = LatencyOptions{};
+  sc.latency->probes = {"tcp-connect"};
+  sc.throughput = ThroughputOptions{};
+  RunOptions opts;
+  opts.out_dir = tmp.path() + "/run";
+  const RunOutcome out = RunScenario(sc, opts, fakes.Factory(), Context{});
+  EXPECT_EQ(out.result.status, RunStatus::kPartial);
+  const ResultRow* err = Find(out.result, "a", 10, "latency.rtt");
+  ASSERT_NE(err, nullptr);
+  ASSERT_TRUE(err->error.has_value());
+  EXPECT_NE(err->error->find("latency needs a lab"), std::string::npos) << *err->error;
+  EXPECT_EQ(Find(out.result, "b", 20, "sync.full.wall", "cold")->samples.size(), 3u);
+  EXPECT_EQ(ScenarioJson(sc)["measurements"]["latency"]["samples"], 5000);
+  EXPECT_EQ(ScenarioJson(sc)["measurements"]["throughput"]["concurrency"], 8);
+}
+
 TEST(Runner, RepetitionsOfBackendsAreInterleaved) {
   TempDir tmp;
   std::vector<std::string> calls;

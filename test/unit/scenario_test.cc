@@ -97,6 +97,15 @@ TEST(ScenarioParse, EveryKeyIsRead) {
   EXPECT_EQ(s.protocol, Protocol::kUdp);
   ASSERT_TRUE(s.sync.has_value());
   EXPECT_EQ(s.sync->repetitions, 9u);
+  EXPECT_EQ(s.sync->timeout_s, 90);
+  ASSERT_TRUE(s.latency.has_value());
+  EXPECT_EQ(s.latency->probes, std::vector<std::string>{"udp"});
+  EXPECT_EQ(s.latency->positions, (std::vector<std::string>{"last", "first"}));
+  EXPECT_EQ(s.latency->samples, 300u);
+  EXPECT_EQ(s.latency->warmup, 7u);
+  EXPECT_EQ(s.latency->rounds, 3u);
+  EXPECT_DOUBLE_EQ(s.latency->timeout_s, 0.25);
+  EXPECT_TRUE(s.latency->pin);
   EXPECT_EQ(s.xtables_lock, "host");
   EXPECT_EQ(s.lock_wait_s, 2);
   EXPECT_EQ(s.slo, (std::map<std::string, std::string>{{"latency.overhead.p99", "100us"},
@@ -138,6 +147,76 @@ measurements:
   EXPECT_EQ(s.sync->repetitions, 5u);
   EXPECT_EQ(s.endpoints_per_service, 2u);
   EXPECT_EQ(s.lock_wait_s, 5);
+}
+
+TEST(ScenarioParse, LatencyDefaultsFollowTheProtocol) {
+  const Scenario tcp = ParseScenario(std::string(kMinimal) + "  latency:\n", "t.yaml");
+  ASSERT_TRUE(tcp.latency.has_value());
+  EXPECT_EQ(tcp.latency->probes, (std::vector<std::string>{"tcp-connect", "established"}));
+  EXPECT_EQ(tcp.latency->positions,
+            (std::vector<std::string>{"first", "middle", "last", "random", "direct"}));
+  EXPECT_EQ(tcp.latency->samples, 5000u);
+  EXPECT_EQ(tcp.latency->warmup, 100u);
+  EXPECT_EQ(tcp.latency->rounds, 5u);
+  EXPECT_DOUBLE_EQ(tcp.latency->timeout_s, 1.0);
+  EXPECT_FALSE(tcp.latency->pin);
+  EXPECT_FALSE(tcp.throughput.has_value());
+  const Scenario udp =
+      ParseScenario(std::string(kMinimal) + "  latency: {}\n", "t.yaml", {"workload.protocol=udp"});
+  EXPECT_EQ(udp.latency->probes, std::vector<std::string>{"udp"});
+}
+
+TEST(ScenarioParse, LatencyRoundsGiveWayToFewSamples) {
+  const Scenario s = ParseScenario(std::string(kMinimal) + "  latency: {samples: 3}\n", "t.yaml");
+  EXPECT_EQ(s.latency->rounds, 3u);
+}
+
+TEST(ScenarioParse, LatencyKeys) {
+  const Scenario s = ParseScenario(std::string(kMinimal) +
+                                       "  latency: {probes: [established], positions: [random], "
+                                       "samples: 10, warmup: 0, rounds: 10, timeout: 2, "
+                                       "pin: false}\n",
+                                   "t.yaml");
+  EXPECT_EQ(s.latency->probes, std::vector<std::string>{"established"});
+  EXPECT_EQ(s.latency->positions, std::vector<std::string>{"random"});
+  EXPECT_EQ(s.latency->samples, 10u);
+  EXPECT_EQ(s.latency->warmup, 0u);
+  EXPECT_EQ(s.latency->rounds, 10u);
+  EXPECT_DOUBLE_EQ(s.latency->timeout_s, 2.0);
+  EXPECT_FALSE(s.latency->pin);
+}
+
+TEST(ScenarioParse, ThroughputDefaultsAndKeys) {
+  const Scenario d = ParseScenario(std::string(kMinimal) + "  throughput:\n", "t.yaml");
+  ASSERT_TRUE(d.throughput.has_value());
+  EXPECT_EQ(d.throughput->concurrency, 8u);
+  EXPECT_DOUBLE_EQ(d.throughput->duration_s, 6.0);
+  EXPECT_EQ(d.throughput->rounds, 3u);
+  EXPECT_DOUBLE_EQ(d.throughput->timeout_s, 1.0);
+  EXPECT_FALSE(d.throughput->pin);
+  const Scenario s = ParseScenario(std::string(kMinimal) +
+                                       "  throughput: {concurrency: 32, duration: 1500ms, "
+                                       "rounds: 2, timeout: 300ms, pin: true}\n",
+                                   "t.yaml");
+  EXPECT_EQ(s.throughput->concurrency, 32u);
+  EXPECT_DOUBLE_EQ(s.throughput->duration_s, 1.5);
+  EXPECT_EQ(s.throughput->rounds, 2u);
+  EXPECT_DOUBLE_EQ(s.throughput->timeout_s, 0.3);
+  EXPECT_TRUE(s.throughput->pin);
+}
+
+TEST(ScenarioShipped, LatencySweepParses) {
+  const Scenario s = LoadScenario(SVCBENCH_SOURCE_DIR "/scenarios/latency-sweep.yaml");
+  EXPECT_EQ(s.name, "latency-sweep");
+  EXPECT_EQ(s.backends,
+            (std::vector<std::string>{"iptables-legacy", "iptables-nft", "iptc", "nftables"}));
+  EXPECT_EQ(s.services, (std::vector<uint32_t>{1000, 5000, 10000, 30000, 100000}));
+  EXPECT_EQ(s.endpoints_per_service, 2u);
+  ASSERT_TRUE(s.sync.has_value());
+  EXPECT_EQ(s.sync->repetitions, 1u);
+  ASSERT_TRUE(s.latency.has_value());
+  EXPECT_EQ(s.latency->probes, (std::vector<std::string>{"tcp-connect", "established"}));
+  ASSERT_TRUE(s.throughput.has_value());
 }
 
 TEST(ScenarioShipped, SmokeParses) {
@@ -425,7 +504,7 @@ TEST(ScenarioErrors, MissingMeasurements) {
   EXPECT_TRUE(IsError(ErrorOf("name: t\nbackends: [iptables-nft]\nsweep: {services: [1]}\n"),
                       "t.yaml", 1, 1,
                       "measurements: expected a map of at least one measurement (available: "
-                      "sync), got no 'measurements' key (it is required)"));
+                      "sync, latency, throughput), got no 'measurements' key (it is required)"));
 }
 
 TEST(ScenarioErrors, EmptyMeasurements) {
@@ -433,20 +512,19 @@ TEST(ScenarioErrors, EmptyMeasurements) {
                               "measurements: {}\n"),
                       "t.yaml", 4, 15,
                       "measurements: expected a map of at least one measurement (available: "
-                      "sync), got an empty map"));
+                      "sync, latency, throughput), got an empty map"));
 }
 
 TEST(ScenarioErrors, MeasurementNotImplementedYet) {
-  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {samples: 5000}\n"), "t.yaml", 7,
-                      3,
-                      "measurements.latency: measurement 'latency' is not implemented yet "
-                      "(available: sync)"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  update: {changes: 100}\n"), "t.yaml", 7, 3,
+                      "measurements.update: measurement 'update' is not implemented yet "
+                      "(available: sync, latency, throughput)"));
 }
 
 TEST(ScenarioErrors, UnknownMeasurementSuggests) {
   EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  throughputt: {}\n"), "t.yaml", 7, 3,
-                      "measurements.throughputt: expected a measurement (available: sync), got "
-                      "an unknown key; did you mean 'throughput'?"));
+                      "measurements.throughputt: expected a measurement (available: sync, latency, "
+                      "throughput), got an unknown key; did you mean 'throughput'?"));
 }
 
 TEST(ScenarioErrors, UnknownSyncOption) {
@@ -455,6 +533,55 @@ TEST(ScenarioErrors, UnknownSyncOption) {
                       "t.yaml", 5, 10,
                       "measurements.sync.repetitons: expected a key of measurements.sync "
                       "(repetitions, timeout), got an unknown key; did you mean 'repetitions'?"));
+}
+
+TEST(ScenarioErrors, LatencyProbeOfTheOtherProtocol) {
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {probes: [tcp-connect, udp]}\n"),
+                      "t.yaml", 7, 35,
+                      "measurements.latency.probes[1]: expected a probe of a tcp workload "
+                      "(tcp-connect, established), got the string 'udp' (it needs "
+                      "workload.protocol: udp)"));
+}
+
+TEST(ScenarioErrors, LatencyBadValues) {
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {positions: [first, lsat]}\n"),
+                      "t.yaml", 7, 32,
+                      "measurements.latency.positions[1]: expected one of first, middle, last, "
+                      "random, direct, got the string 'lsat'; did you mean 'last'?"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {positions: [last, last]}\n"),
+                      "t.yaml", 7, 31,
+                      "measurements.latency.positions[1]: expected each name once, got 'last' "
+                      "again (first at t.yaml:7:25)"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {timeout: 1.5s}\n"), "t.yaml", 7,
+                      22,
+                      "measurements.latency.timeout: expected a duration in 1..60000 ms (like "
+                      "250ms, 2s or 2), got the string '1.5s'"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {pin: yes}\n"), "t.yaml", 7, 18,
+                      "measurements.latency.pin: expected true or false, got the string 'yes'"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {samples: 3, rounds: 4}\n"),
+                      "t.yaml", 7, 33,
+                      "measurements.latency.rounds: expected at most samples (3) rounds, got the "
+                      "number 4"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {sample: 3}\n"), "t.yaml", 7, 13,
+                      "measurements.latency.sample: expected a key of measurements.latency "
+                      "(probes, positions, samples, warmup, rounds, timeout, pin), got an unknown "
+                      "key; did you mean 'samples'?"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  latency: {samples: 0}\n"), "t.yaml", 7, 22,
+                      "measurements.latency.samples: expected an integer in 1..1000000, got the "
+                      "number 0"));
+}
+
+TEST(ScenarioErrors, ThroughputNeedsTcp) {
+  EXPECT_TRUE(IsError(
+      ErrorOf(std::string(kMinimal) + "  throughput: {concurrency: 4}\n",
+              {"workload.protocol=udp"}),
+      "t.yaml", 7, 15,
+      "measurements.throughput: throughput counts TCP connections: it needs workload.protocol: "
+      "tcp"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  throughput: {duration: 50ms}\n"), "t.yaml",
+                      7, 26,
+                      "measurements.throughput.duration: expected a duration in 100..3600000 ms "
+                      "(like 250ms, 2s or 2), got the string '50ms'"));
 }
 
 TEST(ScenarioErrors, SweepDoesNotFitTheAddressPlan) {
@@ -612,9 +739,9 @@ TEST(ScenarioSetErrors, UnknownSectionPointsAtTheOverride) {
 }
 
 TEST(ScenarioSetErrors, NotImplementedMeasurementPointsAtTheOverride) {
-  EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.latency.samples=10"}), "--set", 1, 14,
-                      "measurements.latency: measurement 'latency' is not implemented yet "
-                      "(available: sync)"));
+  EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.contention.wait=5s"}), "--set", 1, 14,
+                      "measurements.contention: measurement 'contention' is not implemented yet "
+                      "(available: sync, latency, throughput)"));
 }
 
 TEST(ScenarioSetErrors, KeyBelowAScalar) {
