@@ -302,10 +302,10 @@ struct HistoryArgs {
 
 int CmdHistoryList(const HistoryArgs& a) {
   History h(a.path);
-  std::cout << fmt::format("{:>4}  {:<20}  {:<16}  {:<11}  {:<14}  {:<10}  {}\n", "RUN", "STARTED",
+  std::cout << fmt::format("{:>4}  {:<20}  {:<16}  {:<11}  {:<20}  {:<10}  {}\n", "RUN", "STARTED",
                            "SCENARIO", "STATUS", "GIT", "VERDICT", "DIRECTORY");
   for (const HistoryRun& r : h.List(a.scenario, a.limit)) {
-    std::cout << fmt::format("{:>4}  {:<20}  {:<16}  {:<11}  {:<14}  {:<10}  {}\n", r.id,
+    std::cout << fmt::format("{:>4}  {:<20}  {:<16}  {:<11}  {:<20}  {:<10}  {}\n", r.id,
                              r.started_at, r.scenario, r.status, r.git_sha,
                              r.verdict.empty() ? "-" : r.verdict, r.run_dir);
   }
@@ -357,12 +357,12 @@ int CmdHistoryTrend(const HistoryArgs& a) {
   }
   std::cout << fmt::format("{} {} of {} at {} services ({})\n", a.metric, a.stat, a.backend,
                            a.services, a.path);
-  std::cout << fmt::format("{:>4}  {:<20}  {:<14}  {:<24}  {:>5}  {}\n", "RUN", "STARTED", "GIT",
+  std::cout << fmt::format("{:>4}  {:<20}  {:<20}  {:<24}  {:>5}  {}\n", "RUN", "STARTED", "GIT",
                            "LABELS", "N", a.stat);
   std::map<std::string, TrendLine> lines;
   for (const TrendPoint& p : points) {
     const std::string l = LabelText(p.labels);
-    std::cout << fmt::format("{:>4}  {:<20}  {:<14}  {:<24}  {:>5}  {}\n", p.run_id, p.started_at,
+    std::cout << fmt::format("{:>4}  {:<20}  {:<20}  {:<24}  {:>5}  {}\n", p.run_id, p.started_at,
                              p.git_sha, l.empty() ? "-" : l, p.n, FormatValue(p.value, unit));
     TrendLine& line = lines[l];
     line.title = l.empty() ? a.backend : l;

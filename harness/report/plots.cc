@@ -134,7 +134,7 @@ PlotScript VsServices(const MetricSeries& s, const std::vector<std::string>& ord
   p.script += fmt::format("set title {}\n", Title2(title, subtitle));
   p.script += "set xlabel 'services'\n";
   p.script += fmt::format("set ylabel {}\n", Quote(UnitWord(s.unit) + " (p50, bars p10–p90)"));
-  p.script += "set grid\nset key top left box opaque\nset logscale x 10\n";
+  p.script += "set grid\nset key top left box opaque Left reverse\nset logscale x 10\n";
   // A little room around the measured sizes, instead of gnuplot's whole decades.
   p.script +=
       fmt::format("set xrange [{}:{}]\n", Num(*sizes.begin() / 1.5), Num(*sizes.rbegin() * 1.5));
@@ -188,7 +188,7 @@ PlotScript Cdf(const MetricSeries& s, const std::vector<std::string>& order,
   p.script += fmt::format("set title {}\n", Title2(title + " CDF", subtitle));
   p.script += fmt::format("set xlabel {}\n", Quote(UnitWord(s.unit)));
   p.script += "set ylabel 'fraction of samples'\nset yrange [0:1]\n";
-  p.script += "set grid\nset key bottom right box opaque\n";
+  p.script += "set grid\nset key bottom right box opaque Left reverse\n";
   if (WantLog(lo, hi)) p.script += "set logscale x 10\n";
   p.script += AxisFormat("x", s.unit);
   p.script += Footer(plot);
@@ -259,7 +259,7 @@ PlotScript TrendPlotScript(const std::string& stem, const std::string& title,
   p.script += fmt::format("set title {}\n", Quote(title));
   p.script += "set xdata time\nset timefmt '%Y-%m-%dT%H:%M:%SZ'\nset format x \"%m-%d\\n%H:%M\"\n";
   p.script += fmt::format("set ylabel {}\n", Quote(UnitWord(unit)));
-  p.script += "set grid\nset key top left box opaque\n";
+  p.script += "set grid\nset key top left box opaque Left reverse\n";
   if (WantLog(lo, hi)) p.script += "set logscale y 10\n";
   p.script += AxisFormat("y", unit);
   p.script += Footer(plot);
