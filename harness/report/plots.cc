@@ -85,6 +85,14 @@ std::string AxisFormat(const std::string& axis, const std::string& unit) {
 // Log scale when every value is positive and they span at least a decade.
 bool WantLog(double lo, double hi) { return lo > 0 && hi / lo >= 10; }
 
+// Every value equal (rules counted at one size): gnuplot would warn "empty range"; give it
+// one of ±10% (or ±1 around 0) instead.
+std::string FlatRange(const std::string& axis, double lo, double hi) {
+  if (!(lo == hi)) return "";
+  const double pad = lo == 0 ? 1 : std::abs(lo) * 0.1;
+  return fmt::format("set {}range [{}:{}]\n", axis, Num(lo - pad), Num(hi + pad));
+}
+
 std::string Header(const std::string& stem, const std::string& title, const std::string& what) {
   return fmt::format(
       "# svcbench: {}\n# {}\n# Drawn by `svcbench report`; redraw here with: gnuplot {}.gp\n"
@@ -143,6 +151,7 @@ PlotScript VsServices(const MetricSeries& s, const std::vector<std::string>& ord
   for (const uint32_t n : sizes) tics += fmt::format("{}{}", tics.empty() ? "" : ", ", n);
   p.script += fmt::format("set xtics ({})\n", tics);
   if (WantLog(lo, hi)) p.script += "set logscale y 10\n";
+  p.script += FlatRange("y", lo, hi);
   p.script += AxisFormat("y", s.unit);
   p.script += Footer(plot);
   return p;
@@ -190,6 +199,7 @@ PlotScript Cdf(const MetricSeries& s, const std::vector<std::string>& order,
   p.script += "set ylabel 'fraction of samples'\nset yrange [0:1]\n";
   p.script += "set grid\nset key bottom right box opaque Left reverse\n";
   if (WantLog(lo, hi)) p.script += "set logscale x 10\n";
+  p.script += FlatRange("x", lo, hi);
   p.script += AxisFormat("x", s.unit);
   p.script += Footer(plot);
   return p;
@@ -261,6 +271,7 @@ PlotScript TrendPlotScript(const std::string& stem, const std::string& title,
   p.script += fmt::format("set ylabel {}\n", Quote(UnitWord(unit)));
   p.script += "set grid\nset key top left box opaque Left reverse\n";
   if (WantLog(lo, hi)) p.script += "set logscale y 10\n";
+  p.script += FlatRange("y", lo, hi);
   p.script += AxisFormat("y", unit);
   p.script += Footer(plot);
   return p;
