@@ -5,6 +5,7 @@
 // The analysis commands (report, compare, recommend, history) need no root.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -115,6 +116,7 @@ int CmdRun(const std::string& file, const std::vector<std::string>& sets, std::s
   RunOptions opts;
   opts.out_dir = out_dir;
   opts.log = &std::cerr;
+  opts.live_status = isatty(STDERR_FILENO) != 0;
   const RunOutcome outcome = RunScenario(sc, opts, MakeLabTestbedFactory(lab), CollectContext());
   if (!lab.xtables_lockfile.empty()) fs::remove(lab.xtables_lockfile);
 
@@ -137,10 +139,13 @@ int CmdRun(const std::string& file, const std::vector<std::string>& sets, std::s
 }
 
 int CmdBackends() {
-  std::cout << fmt::format("{:<16} {:<10} {}\n", "BACKEND", "AVAILABLE", "DETAIL");
+  size_t width = std::string_view("BACKEND").size();
+  for (const auto& name : KnownBackendNames()) width = std::max(width, name.size());
+  std::cout << fmt::format("{:<{}} {:<10} {}\n", "BACKEND", width, "AVAILABLE", "DETAIL");
   for (const auto& name : KnownBackendNames()) {
     const Availability a = ProbeBackend(name);
-    std::cout << fmt::format("{:<16} {:<10} {}\n", name, a.available ? "yes" : "no", a.reason);
+    std::cout << fmt::format("{:<{}} {:<10} {}\n", name, width, a.available ? "yes" : "no",
+                             a.reason);
   }
   return kExitOk;
 }

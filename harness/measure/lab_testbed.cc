@@ -22,6 +22,7 @@ class LabTestbed : public Testbed {
     driver_.reset();
   }
   Driver& driver() override { return *driver_; }
+  Lab* lab() override { return &lab_; }
 
  private:
   Lab lab_;

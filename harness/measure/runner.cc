@@ -3,12 +3,13 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <ostream>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "harness/measure/sync.h"
+#include "harness/measure/progress.h"
 #include "harness/model/generator.h"
 #include "harness/report/summary_markdown.h"
 #include "harness/util/interrupt.h"
@@ -17,22 +18,6 @@ namespace svcbench {
 namespace {
 
 namespace fs = std::filesystem;
-
-class Progress {
- public:
-  explicit Progress(std::ostream* out) : out_(out), t0_(std::chrono::steady_clock::now()) {}
-  template <typename... Args>
-  void Line(fmt::format_string<Args...> f, Args&&... args) {
-    if (!out_) return;
-    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    *out_ << fmt::format("[{:7.1f}s] ", t) << fmt::format(f, std::forward<Args>(args)...)
-          << std::endl;
-  }
-
- private:
-  std::ostream* out_;
-  std::chrono::steady_clock::time_point t0_;
-};
 
 ResultRow ErrorRow(const std::string& backend, uint32_t services, uint32_t eps,
                    const std::string& metric, const std::string& error) {
@@ -53,9 +38,12 @@ void WriteOutputs(const std::string& dir, const Result& r) {
 
 struct Cell {
   std::string backend;
+  size_t number = 0;  // k of "cell k/n"
   std::unique_ptr<Testbed> bed;
-  SyncSamples samples;
+  // One per measurement of the scenario, in MakeMeasurements' order; null until started.
+  std::vector<std::unique_ptr<CellRun>> runs;
   std::optional<std::string> error;
+  std::string error_metric;
 };
 
 }  // namespace
@@ -71,10 +59,7 @@ nlohmann::json ScenarioJson(const Scenario& sc) {
                    {"endpoints_per_service", sc.endpoints_per_service},
                    {"protocol", std::string(ProtocolName(sc.protocol))}};
   j["measurements"] = nlohmann::json::object();
-  if (sc.sync) {
-    j["measurements"]["sync"] = {{"repetitions", sc.sync->repetitions},
-                                 {"timeout_s", sc.sync->timeout_s}};
-  }
+  for (const auto& m : MakeMeasurements(sc)) j["measurements"][m->Name()] = m->OptionsJson();
   j["xtables"] = {{"lock", sc.xtables_lock}, {"wait_s", sc.lock_wait_s}};
   j["source_path"] = sc.source_path;
   return j;
@@ -87,7 +72,7 @@ std::string DefaultRunDir(const std::string& root, const std::string& scenario_n
 
 RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const TestbedFactory& make,
                        Context context) {
-  Progress progress(opts.log);
+  Progress progress(opts.log, opts.live_status);
   RunOutcome out;
   Result& result = out.result;
   result.scenario = ScenarioJson(sc);
@@ -100,23 +85,36 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
   fs::create_directories(opts.out_dir);
   WriteFileAtomic((fs::path(opts.out_dir) / "scenario.yaml").string(), sc.source_yaml);
 
-  const uint32_t reps = sc.sync ? sc.sync->repetitions : 0;
+  const std::vector<std::unique_ptr<Measurement>> measurements = MakeMeasurements(sc);
+  // Work units for the ETA: one round of one cell costs about its service count.
+  {
+    double rounds = 0;
+    for (const auto& m : measurements) rounds += m->Rounds();
+    double total = 0;
+    for (const uint32_t n : sc.services) total += rounds * n * sc.backends.size();
+    progress.SetWork(total);
+  }
   const size_t total_cells = sc.services.size() * sc.backends.size();
   size_t cell_no = 0;
   // The cells of the size point in progress; flushed into rows when it ends or is interrupted,
-  // so completed repetitions are never lost.
+  // so completed rounds are never lost.
   std::vector<Cell> cells;
   uint32_t current_services = 0;
   auto flush = [&] {
     for (Cell& c : cells) {
-      for (ResultRow& row :
-           SyncRows(c.backend, current_services, sc.endpoints_per_service, c.samples)) {
-        result.rows.push_back(std::move(row));
+      for (const auto& run : c.runs) {
+        if (!run) continue;
+        for (ResultRow& row : run->Rows()) {
+          row.backend = c.backend;
+          row.services = current_services;
+          row.endpoints_per_service = sc.endpoints_per_service;
+          result.rows.push_back(std::move(row));
+        }
       }
       if (c.error) {
         failed = true;
         result.rows.push_back(ErrorRow(c.backend, current_services, sc.endpoints_per_service,
-                                       "sync.full.wall", *c.error));
+                                       c.error_metric, *c.error));
       }
     }
     cells.clear();  // destroys the testbeds: labs are removed before the next size is generated
@@ -124,6 +122,8 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
   // Backends whose commit timed out, and at which size: their larger sizes would only take
   // longer, so they are skipped (and say why) instead of stretching the sweep by hours.
   std::map<std::string, uint32_t> timed_out_at;
+  const std::string first_metric =
+      measurements.empty() ? std::string("sync.full.wall") : measurements.front()->ErrorMetric();
   try {
     for (const uint32_t services : sc.services) {
       const GeneratorSpec spec{sc.seed, services, sc.ports_per_service, sc.endpoints_per_service,
@@ -135,8 +135,10 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
       for (size_t b = 0; b < sc.backends.size(); ++b) {
         Cell c;
         c.backend = sc.backends[b];
-        progress.Line("cell {}/{}: {} at {} services: setting up", ++cell_no, total_cells,
-                      c.backend, services);
+        c.error_metric = first_metric;
+        c.number = ++cell_no;
+        progress.Line("cell {}/{}: {} at {} services: setting up", c.number, total_cells, c.backend,
+                      services);
         if (const auto t = timed_out_at.find(c.backend); t != timed_out_at.end()) {
           c.error = fmt::format("skipped: a sync timed out at {} services (sync.timeout {} s)",
                                 t->second, sc.sync ? sc.sync->timeout_s : 0);
@@ -152,30 +154,40 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
           c.error = fmt::format("setup: {}", e.what());
           progress.Line("  {} failed: {}", c.backend, *c.error);
         }
+        c.runs.resize(measurements.size());
         cells.push_back(std::move(c));
       }
 
-      // Repetitions of all backends are interleaved (rotating which goes first), so drift on
-      // a noisy machine hits every backend alike instead of whichever ran last.
-      for (uint32_t rep = 0; rep < reps; ++rep) {
-        for (size_t k = 0; k < cells.size(); ++k) {
-          Cell& c = cells[(k + rep) % cells.size()];
-          if (c.error) continue;
-          ThrowIfInterrupted();
-          try {
-            RunSyncRepetition(c.bed->driver(), set, c.samples);
-            progress.Line("  {} {} services rep {}/{}: sync cold {:.3f}s warm {:.3f}s", c.backend,
-                          services, rep + 1, reps, c.samples.cold_wall.back(),
-                          c.samples.warm_wall.back());
-          } catch (const Interrupted&) {
-            throw;
-          } catch (const DriverTimeout& e) {
-            c.error = e.what();
-            timed_out_at.emplace(c.backend, services);
-            progress.Line("  {} timed out: {}", c.backend, *c.error);
-          } catch (const std::exception& e) {
-            c.error = e.what();
-            progress.Line("  {} failed: {}", c.backend, *c.error);
+      // Rounds of all backends are interleaved (rotating which goes first), so drift on a
+      // noisy machine hits every backend alike instead of whichever ran last.
+      for (size_t m = 0; m < measurements.size(); ++m) {
+        Measurement& meas = *measurements[m];
+        for (uint32_t round = 0; round < meas.Rounds(); ++round) {
+          for (size_t k = 0; k < cells.size(); ++k) {
+            Cell& c = cells[(k + round) % cells.size()];
+            progress.AddDone(services);
+            if (c.error) continue;
+            ThrowIfInterrupted();
+            progress.Status(fmt::format("cell {}/{} {} {} services {} {}/{} {}", c.number,
+                                        total_cells, c.backend, services, meas.Name(), round + 1,
+                                        meas.Rounds(), progress.Eta()));
+            try {
+              if (!c.runs[m]) c.runs[m] = meas.Start(CellEnv{sc, c.backend, services, set, *c.bed});
+              const std::string summary = c.runs[m]->Round(round);
+              progress.Line("  {} {} services {} {}/{}: {}", c.backend, services, meas.Name(),
+                            round + 1, meas.Rounds(), summary);
+            } catch (const Interrupted&) {
+              throw;
+            } catch (const std::exception& e) {
+              c.error = e.what();
+              c.error_metric = meas.ErrorMetric();
+              if (dynamic_cast<const DriverTimeout*>(&e) != nullptr) {
+                timed_out_at.emplace(c.backend, services);
+                progress.Line("  {} timed out: {}", c.backend, *c.error);
+              } else {
+                progress.Line("  {} failed: {}", c.backend, *c.error);
+              }
+            }
           }
         }
       }
@@ -194,6 +206,7 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
   result.context.finished_at = NowUtc();
   result.context.load_at_finish = LoadAverage1();
   WriteOutputs(opts.out_dir, result);
+  progress.Status("");
   progress.Line("status {}: {}", RunStatusName(result.status), opts.out_dir);
   return out;
 }

@@ -8,19 +8,12 @@
 #include <string>
 
 #include "harness/driver/driver.h"
+#include "harness/measure/measurement.h"
 #include "harness/model/generator.h"
 #include "harness/result/result.h"
 #include "harness/scenario/scenario.h"
 
 namespace svcbench {
-
-// What one backend's cells run on: a driver bound to a node. The real one owns a Lab; unit
-// tests use a fake driver and no kernel at all.
-class Testbed {
- public:
-  virtual ~Testbed() = default;
-  virtual Driver& driver() = 0;
-};
 
 // Builds the testbed of `backend` for one size point; `index` tells labs of one run apart.
 using TestbedFactory = std::function<std::unique_ptr<Testbed>(const std::string& backend, int index,
@@ -29,6 +22,7 @@ using TestbedFactory = std::function<std::unique_ptr<Testbed>(const std::string&
 struct RunOptions {
   std::string out_dir;          // the run directory; created, must not exist yet
   std::ostream* log = nullptr;  // one progress line per step; nullptr for silence
+  bool live_status = false;     // also a live status line on `log` (a terminal)
 };
 
 struct RunOutcome {

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 namespace svcbench {
 namespace {
 
@@ -73,6 +75,50 @@ std::vector<ResultRow> SyncRows(const std::string& backend, uint32_t services,
   add("sync.payload.bytes", "bytes", {}, s.payload_bytes);
   add("sync.rules", "count", {}, s.rules);
   return rows;
+}
+
+namespace {
+
+class SyncCellRun : public CellRun {
+ public:
+  explicit SyncCellRun(const CellEnv& env) : env_(env) {}
+  std::string Round(uint32_t /*round*/) override {
+    env_.bed.MarkSynced(false);
+    RunSyncRepetition(env_.bed.driver(), env_.set, samples_);
+    env_.bed.MarkSynced(true);
+    return fmt::format("cold {:.3f}s warm {:.3f}s", samples_.cold_wall.back(),
+                       samples_.warm_wall.back());
+  }
+  std::vector<ResultRow> Rows() const override {
+    return SyncRows(env_.backend, env_.services, env_.scenario.endpoints_per_service, samples_);
+  }
+
+ private:
+  CellEnv env_;
+  SyncSamples samples_;
+};
+
+class SyncMeasurement : public Measurement {
+ public:
+  explicit SyncMeasurement(SyncOptions opts) : opts_(opts) {}
+  std::string_view Name() const override { return "sync"; }
+  std::string ErrorMetric() const override { return "sync.full.wall"; }
+  uint32_t Rounds() const override { return opts_.repetitions; }
+  nlohmann::json OptionsJson() const override {
+    return {{"repetitions", opts_.repetitions}, {"timeout_s", opts_.timeout_s}};
+  }
+  std::unique_ptr<CellRun> Start(const CellEnv& env) override {
+    return std::make_unique<SyncCellRun>(env);
+  }
+
+ private:
+  SyncOptions opts_;
+};
+
+}  // namespace
+
+std::unique_ptr<Measurement> MakeSyncMeasurement(const SyncOptions& opts) {
+  return std::make_unique<SyncMeasurement>(opts);
 }
 
 }  // namespace svcbench

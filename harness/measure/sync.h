@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "harness/driver/driver.h"
+#include "harness/measure/measurement.h"
 #include "harness/model/service_set.h"
 #include "harness/result/result.h"
 
@@ -32,5 +33,8 @@ void RunSyncRepetition(Driver& driver, const ServiceSet& set, SyncSamples& out);
 // Rows of docs/metrics.md for one cell.
 std::vector<ResultRow> SyncRows(const std::string& backend, uint32_t services,
                                 uint32_t endpoints_per_service, const SyncSamples& s);
+
+// The measurement: one round is one repetition; leaves the cell's set in the node.
+std::unique_ptr<Measurement> MakeSyncMeasurement(const SyncOptions& opts);
 
 }  // namespace svcbench

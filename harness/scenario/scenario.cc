@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <map>
 
 #include <algorithm>
 #include <cerrno>
@@ -216,6 +217,33 @@ std::string WhatMeasurements() {
                      JoinNames(kImplementedMeasurements));
 }
 
+// One reader per implemented measurement: `value` is the measurement's options (null for
+// `sync:` alone, which asks for the defaults like `sync: {}`), `path` its dotted key.
+using MeasurementReader = void (*)(const YamlNode& value, const std::string& path, Scenario&);
+
+void ReadSync(const YamlNode& value, const std::string& path, Scenario& scenario) {
+  SyncOptions sync;
+  if (value.kind != YamlNode::Kind::kNull) {
+    const MapView options(value, path, kSyncKeys);
+    if (const YamlNode* n = options.Get("repetitions")) {
+      sync.repetitions =
+          static_cast<uint32_t>(ReadInteger(*n, options.Path("repetitions"), 1, 1000));
+    }
+    if (const YamlNode* n = options.Get("timeout")) {
+      sync.timeout_s = ReadWholeSeconds(*n, options.Path("timeout"), 1, kMaxSyncTimeoutS);
+    }
+  }
+  scenario.sync = sync;
+}
+
+// Keep kImplementedMeasurements in step: it names them in errors and --help.
+const std::map<std::string, MeasurementReader>& MeasurementReaders() {
+  static const std::map<std::string, MeasurementReader> readers = {
+      {"sync", ReadSync},
+  };
+  return readers;
+}
+
 void ReadMeasurements(const YamlNode& node, const std::string& path, Scenario& scenario) {
   const std::string available = fmt::format("available: {}", JoinNames(kImplementedMeasurements));
   if (node.kind != YamlNode::Kind::kMap || node.entries.empty()) {
@@ -224,30 +252,19 @@ void ReadMeasurements(const YamlNode& node, const std::string& path, Scenario& s
   for (const auto& [key, value] : node.entries) {
     const std::string name = key.scalar;
     const std::string key_path = JoinPath(path, name);
+    if (const auto r = MeasurementReaders().find(name); r != MeasurementReaders().end()) {
+      r->second(value, key_path, scenario);
+      continue;
+    }
     if (std::find(kPlannedMeasurements.begin(), kPlannedMeasurements.end(), name) !=
         kPlannedMeasurements.end()) {
       Fail(key.where, key_path,
            fmt::format("measurement '{}' is not implemented yet ({})", name, available));
     }
-    if (name != "sync") {
-      std::vector<std::string> all = kImplementedMeasurements;
-      all.insert(all.end(), kPlannedMeasurements.begin(), kPlannedMeasurements.end());
-      FailExpected(key.where, key_path, fmt::format("a measurement ({})", available),
-                   WithSuggestion("an unknown key", name, all));
-    }
-    SyncOptions sync;
-    // `sync:` alone (null) asks for the defaults, like `sync: {}`.
-    if (value.kind != YamlNode::Kind::kNull) {
-      const MapView options(value, key_path, kSyncKeys);
-      if (const YamlNode* n = options.Get("repetitions")) {
-        sync.repetitions =
-            static_cast<uint32_t>(ReadInteger(*n, options.Path("repetitions"), 1, 1000));
-      }
-      if (const YamlNode* n = options.Get("timeout")) {
-        sync.timeout_s = ReadWholeSeconds(*n, options.Path("timeout"), 1, kMaxSyncTimeoutS);
-      }
-    }
-    scenario.sync = sync;
+    std::vector<std::string> all = kImplementedMeasurements;
+    all.insert(all.end(), kPlannedMeasurements.begin(), kPlannedMeasurements.end());
+    FailExpected(key.where, key_path, fmt::format("a measurement ({})", available),
+                 WithSuggestion("an unknown key", name, all));
   }
 }
 

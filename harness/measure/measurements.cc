@@ -1,0 +1,11 @@
+#include "harness/measure/sync.h"
+
+namespace svcbench {
+
+std::vector<std::unique_ptr<Measurement>> MakeMeasurements(const Scenario& sc) {
+  std::vector<std::unique_ptr<Measurement>> out;
+  if (sc.sync) out.push_back(MakeSyncMeasurement(*sc.sync));
+  return out;
+}
+
+}  // namespace svcbench
