@@ -18,11 +18,15 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev
   libiptc-dev libip4tc-dev libnftnl-dev libmnl-dev
   libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
-  libgnuplot-iostream-dev libboost-iostreams-dev libboost-filesystem-dev
+  libgnuplot-iostream-dev libboost-iostreams-dev libboost-filesystem-dev libsqlite3-dev
   # runtime tools the backends and tests drive
   iptables nftables iproute2 conntrack gnuplot-nox
   # formatting
   clang-format
+  # tools the report tests feed svcbench's outputs to (they skip without them): Google
+  # Benchmark's compare.py (needs scipy) for benchmark.json, prometheus_client's parsers for
+  # metrics.prom
+  libbenchmark-tools python3-scipy python3-prometheus-client
 )
 
 missing=()

@@ -1,43 +1,19 @@
 #include "harness/report/summary_markdown.h"
 
-#include <cmath>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include <fmt/format.h>
 
+#include "harness/report/series.h"
+
 namespace svcbench {
-namespace {
-
-std::string LabelText(const std::map<std::string, std::string>& labels) {
-  std::string s;
-  for (const auto& [k, v] : labels) s += fmt::format("{}{}={}", s.empty() ? "" : ", ", k, v);
-  return s;
-}
-
-}  // namespace
-
-std::string FormatValue(double v, const std::string& unit) {
-  if (!std::isfinite(v)) return "–";
-  if (unit == "s") {
-    if (v >= 1) return fmt::format("{:.3g} s", v);
-    if (v >= 1e-3) return fmt::format("{:.3g} ms", v * 1e3);
-    return fmt::format("{:.3g} µs", v * 1e6);
-  }
-  if (unit == "bytes") {
-    if (v >= 1e9) return fmt::format("{:.3g} GB", v / 1e9);
-    if (v >= 1e6) return fmt::format("{:.3g} MB", v / 1e6);
-    if (v >= 1e3) return fmt::format("{:.3g} kB", v / 1e3);
-    return fmt::format("{:.0f} B", v);
-  }
-  if (unit == "count") return fmt::format("{:.0f}", v);
-  return fmt::format("{:.4g} {}", v, unit);
-}
 
 std::string SummaryMarkdown(const Result& r) {
   std::string md;
-  const std::string name = r.scenario.value("name", std::string("?"));
+  const std::string name = ScenarioName(r, "?");
   md += fmt::format("# svcbench: {} ({})\n\n", name, RunStatusName(r.status));
   const Context& c = r.context;
   md += fmt::format("- kernel: {}\n- cpu: {} ({} cores)\n- iptables: {}\n- nft: {}\n", c.kernel,

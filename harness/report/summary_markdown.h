@@ -4,13 +4,11 @@
 
 #include <string>
 
+#include "harness/report/format.h"
 #include "harness/result/result.h"
 
 namespace svcbench {
 
 std::string SummaryMarkdown(const Result& r);
-
-// A value in its unit, scaled for reading: 0.00123 s -> "1.23 ms", 3.1e6 bytes -> "3.10 MB".
-std::string FormatValue(double v, const std::string& unit);
 
 }  // namespace svcbench
