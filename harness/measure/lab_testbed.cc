@@ -13,6 +13,7 @@ class LabTestbed : public Testbed {
       : lab_(lab_opts) {
     ctx.netns_fd = lab_.NodeFd();
     ctx.netns_name = lab_.NodeNs();
+    ctx_ = ctx;
     driver_ = MakeDriver(backend, ctx);
     if (!driver_) throw DriverError(fmt::format("backend {} is not implemented yet", backend));
   }
@@ -23,9 +24,11 @@ class LabTestbed : public Testbed {
   }
   Driver& driver() override { return *driver_; }
   Lab* lab() override { return &lab_; }
+  DriverContext context() const override { return ctx_; }
 
  private:
   Lab lab_;
+  DriverContext ctx_;
   std::unique_ptr<Driver> driver_;
 };
 

@@ -30,6 +30,9 @@ class Testbed {
   virtual Driver& driver() = 0;
   // The namespaces, listener and probes around the node, or nullptr (fake testbeds).
   virtual Lab* lab() { return nullptr; }
+  // What the driver was bound to (node namespace fd, xtables lock file and -w, commit bound), for
+  // a measurement that runs the backend's tools beside it (contention). Empty for fakes.
+  virtual DriverContext context() const { return {}; }
 
   // Whether the node holds exactly the ServiceSet of this cell. A measurement that needs the
   // rules in place calls EnsureSynced; one that changes them calls MarkSynced(false).
