@@ -131,9 +131,9 @@ class TracedSpawner {
 };
 
 // Stops and joins the contender threads on every path out of a window.
-class Contenders {
+class ContenderThreads {
  public:
-  ~Contenders() { Join(); }
+  ~ContenderThreads() { Join(); }
   template <typename F>
   void Start(F f) {
     threads_.emplace_back([this, f] {
@@ -215,27 +215,18 @@ class ContentionCellRun : public CellRun {
   }
 
   std::string Round(uint32_t /*round*/) override {
-    env_.bed.EnsureSynced(env_.set);
+    try {
+      env_.bed.EnsureSynced(env_.set);
+    } catch (const DriverTimeout& e) {
+      throw DriverTimeout(
+          fmt::format("contention: the cell's first sync (untimed, uncontended): {}", e.what()));
+    }
     calls_.clear();
-    const int n = static_cast<int>(opts_.contenders);
-    const int wait = wait_;
-    if (n > 0) Admin(contention::SetupCommand(family_, n, opts_.table, wait), "setting up");
-    struct Teardown {
-      ContentionCellRun* self;
-      bool armed = true;
-      ~Teardown() {
-        if (!armed) return;
-        try {
-          self->Admin(
-              contention::TeardownCommand(self->family_, static_cast<int>(self->opts_.contenders),
-                                          self->opts_.table, self->wait_),
-              "removing");
-        } catch (...) {
-          // Already failing; the lab's removal takes the chains with it.
-        }
-      }
-    } teardown{this, n > 0};
-
+    // The agents' chains are removed at the end of a round that succeeded, so the node holds only
+    // the driver's rules again; after a failure the cell is over and the lab's removal takes them.
+    if (opts_.contenders > 0) {
+      Admin(contention::SetupCommand(family_, Contenders(), opts_.table, wait_), "setting up");
+    }
     if (family_ == Family::kXtablesLegacy && !restore_tool_.empty()) {
       for (const char* writer : {kBigTest, kBigAlone}) {
         Call c = SpawnedBigWrite(writer);
@@ -248,10 +239,10 @@ class ContentionCellRun : public CellRun {
         calls_.push_back(std::move(c));
       }
     }
-
-    Window(n, wait);
-    teardown.armed = false;
-    if (n > 0) Admin(contention::TeardownCommand(family_, n, opts_.table, wait), "removing");
+    Window();
+    if (opts_.contenders > 0) {
+      Admin(contention::TeardownCommand(family_, Contenders(), opts_.table, wait_), "removing");
+    }
     return Account();
   }
 
@@ -260,10 +251,10 @@ class ContentionCellRun : public CellRun {
  private:
   // Contenders run from the start until `duration` has passed and the big write in flight has
   // ended, so every big write meets contention for its whole life.
-  void Window(int n, int wait) {
-    Contenders contenders;
-    for (int i = 0; i < n; ++i) {
-      contenders.Start([this, i, wait, &contenders] { Contender(i, wait, contenders.stop()); });
+  void Window() {
+    ContenderThreads contenders;
+    for (int i = 0; i < Contenders(); ++i) {
+      contenders.Start([this, i, &contenders] { Contender(i, contenders.stop()); });
     }
     const auto end = Clock::now() + std::chrono::seconds(opts_.duration_s);
     do {
@@ -276,8 +267,10 @@ class ContentionCellRun : public CellRun {
     ThrowIfInterrupted();
   }
 
-  void Contender(int index, int wait, const std::atomic<bool>& stop) {
-    const contention::WriterSpec w{family_, index, opts_.table, wait};
+  int Contenders() const { return static_cast<int>(opts_.contenders); }
+
+  void Contender(int index, const std::atomic<bool>& stop) {
+    const contention::WriterSpec w{family_, index, opts_.table, wait_};
     const bool agent = opts_.mix[static_cast<size_t>(index) % opts_.mix.size()] == "agent";
     while (!stop.load()) {
       if (agent) {
@@ -425,6 +418,7 @@ class ContentionCellRun : public CellRun {
       int calls = 0, timeouts = 0, failures = 0, incomplete = 0;
       std::vector<double> wait, hold;
       int retries_max = 0;
+      int restarts_max = 0;
       std::string first_error;
     };
     Validate();
@@ -455,6 +449,10 @@ class ContentionCellRun : public CellRun {
         if (const auto h = tr.HoldS()) {
           series_.Add("contention.lock_hold", "s", labels, *h);
           t.hold.push_back(*h);
+        }
+        if (tr.generations_read > 0) {
+          series_.Add("contention.restarts", "count", labels, tr.Restarts());
+          t.restarts_max = std::max(t.restarts_max, tr.Restarts());
         }
         if (tr.batches > 0) {
           series_.Add("contention.kernel_wait", "s", labels,
@@ -488,6 +486,7 @@ class ContentionCellRun : public CellRun {
       line += " (--test " + Fmt(test->second.hold.front()) + ")";
     }
     if (big.retries_max > 0) line += fmt::format(" retries max {}", big.retries_max);
+    if (big.restarts_max > 0) line += fmt::format(" restarts max {}", big.restarts_max);
     if (opts_.contenders > 0) {
       const Tally& small = tally[kSmall];
       line += fmt::format("; small {} calls {} timeouts {} failures", small.calls, small.timeouts,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
@@ -152,6 +153,19 @@ LockTrace ParseLockTrace(std::string_view text) {
         if (t1 < t0) f.Fail("batch ends before it starts");
         ++t.batches;
         t.batch_send_ns += t1 - t0;
+        break;
+      }
+      case 'G': {
+        f.Int();
+        const int64_t gen = f.Int();
+        f.End();
+        if (gen < 0 || gen > UINT32_MAX) f.Fail(fmt::format("generation {} out of range", gen));
+        if (!ours) break;
+        ++t.generations_read;
+        if (t.last_generation && *t.last_generation != static_cast<uint32_t>(gen)) {
+          ++t.generation_changes;
+        }
+        t.last_generation = static_cast<uint32_t>(gen);
         break;
       }
       case 'X': {

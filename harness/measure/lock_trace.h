@@ -26,6 +26,11 @@ struct LockTrace {
   // sendmsg()/sendto() calls that sent them.
   int batches = 0;
   int64_t batch_send_ns = 0;
+  // Replies to NFT_MSG_GETGEN it received (the ruleset generation), and how many of them
+  // differed from the one before.
+  int generations_read = 0;
+  int generation_changes = 0;
+  std::optional<uint32_t> last_generation;
 
   // From the first attempt to acquiring the lock, or to giving up when it never got it.
   std::optional<double> WaitS() const;
@@ -36,6 +41,10 @@ struct LockTrace {
   // Resubmitted batches: iptables-nft rebuilds and resends its whole transaction when the
   // kernel refuses it because the ruleset generation changed underneath (ERESTART).
   int Retries() const { return batches > 1 ? batches - 1 : 0; }
+  // Cache reads started over: iptables-nft (and nft) read the generation before and after
+  // reading the ruleset into their cache, and read it all again when it changed in between; a
+  // rebuild after ERESTART reads it again too. Each change between two consecutive reads is one.
+  int Restarts() const { return generation_changes; }
 };
 
 // Parses the trace file's text. A last line without '\n' (the process was killed mid-write) is

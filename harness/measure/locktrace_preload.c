@@ -15,20 +15,26 @@
 //   B <pid> <t0> <t1> <errno>    an nf_tables batch (first message NFNL_MSG_BATCH_BEGIN) sent
 //                                with sendmsg/sendto from t0 to t1; the kernel processes the
 //                                batch inside that call, under its per-namespace commit mutex
+//   G <pid> <t> <genid>          a reply to NFT_MSG_GETGEN received: the ruleset generation.
+//                                iptables-nft and nft read it before and after reading their
+//                                cache, and read the cache again when it changed meanwhile
 //   X <pid> <t>                  the process is exiting (destructor); a lock still held is
 //                                released by the kernel right after
 //
 // iptables 1.8.9 takes the lock with alarm(W) around a blocking flock(LOCK_EX) (-W is ignored),
-// and never with fcntl locks, so flock and close are all that need wrapping. The parser is
+// and never with fcntl locks, so flock and close are all the lock needs wrapped; sendmsg/sendto
+// and recvmsg/recvfrom (what libmnl uses) see the nf_tables traffic. The parser is
 // harness/measure/lock_trace.h. C and no dependencies: it must load into any process, and it is
 // built without the sanitizers of the rest of the tree.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +196,51 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   if (batch) {
     Emit("B %d %lld %lld %d\n", (int)getpid(), t0, NowNs(), r < 0 ? errno : 0);
   }
+  return r;
+}
+
+// Notes the generation when `data` (received) starts with an NFT_MSG_NEWGEN reply.
+static void NoteGeneration(const void* data, size_t len) {
+  const size_t attrs = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+  if (data == NULL || len < attrs) return;
+  struct nlmsghdr nlh;
+  memcpy(&nlh, data, sizeof nlh);
+  if (nlh.nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) return;
+  const size_t end = nlh.nlmsg_len < len ? nlh.nlmsg_len : len;
+  for (size_t off = attrs; off + NLA_HDRLEN <= end;) {
+    struct nlattr nla;
+    memcpy(&nla, (const char*)data + off, sizeof nla);
+    if (nla.nla_len < NLA_HDRLEN || off + nla.nla_len > end) return;
+    if ((nla.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && nla.nla_len >= NLA_HDRLEN + 4) {
+      uint32_t id;
+      memcpy(&id, (const char*)data + off + NLA_HDRLEN, sizeof id);
+      Emit("G %d %lld %u\n", (int)getpid(), NowNs(), ntohl(id));
+      return;
+    }
+    off += NLA_ALIGN(nla.nla_len);
+  }
+}
+
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+  static ssize_t (*real_recvmsg)(int, struct msghdr*, int);
+  if (real_recvmsg == NULL) Next(&real_recvmsg, "recvmsg");
+  const ssize_t r = real_recvmsg(fd, msg, flags);
+  if (trace_fd >= 0 && r > 0 && msg != NULL && msg->msg_iovlen > 0) {
+    const size_t got = (size_t)r < msg->msg_iov[0].iov_len ? (size_t)r : msg->msg_iov[0].iov_len;
+    NoteGeneration(msg->msg_iov[0].iov_base, got);
+  }
+  return r;
+}
+
+// __SOCKADDR_ARG: glibc's declaration (a transparent union under _GNU_SOURCE).
+typedef ssize_t (*RecvfromFn)(int, void*, size_t, int, __SOCKADDR_ARG, socklen_t*);
+
+ssize_t recvfrom(int fd, void* buf, size_t len, int flags, __SOCKADDR_ARG addr,
+                 socklen_t* addrlen) {
+  static RecvfromFn real_recvfrom;
+  if (real_recvfrom == NULL) Next(&real_recvfrom, "recvfrom");
+  const ssize_t r = real_recvfrom(fd, buf, len, flags, addr, addrlen);
+  if (trace_fd >= 0 && r > 0) NoteGeneration(buf, (size_t)r);
   return r;
 }
 

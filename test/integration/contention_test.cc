@@ -174,6 +174,9 @@ TEST_F(ContentionTest, NftBatchesAreCounted) {
   EXPECT_EQ(t0.batches, 1);
   EXPECT_EQ(t0.Retries(), 0);
   EXPECT_FALSE(t0.TookLock());  // iptables-nft takes no xtables lock
+  // It read the ruleset generation around its cache read; nobody else wrote meanwhile.
+  EXPECT_GE(t0.generations_read, 2);
+  EXPECT_EQ(t0.Restarts(), 0);
   const auto [checked, t1] =
       Traced(ns, {"iptables-nft", "-w", "5", "-t", "filter", "-C", "X", "-j", "RETURN"});
   EXPECT_EQ(checked.exit_code, 1);

@@ -104,6 +104,25 @@ TEST(LockTrace, BatchesCountResubmissions) {
   EXPECT_FALSE(t.WaitS());
 }
 
+TEST(LockTrace, GenerationChangesCountCacheRestarts) {
+  // iptables-nft-restore starved by small writers: every cache read (generation before and after)
+  // saw a commit land in between, so it read again; the last read was consistent, then it sent.
+  const LockTrace t = ParseLockTrace(
+      "S 8 0\n"
+      "G 8 10 868\n"
+      "G 8 20 875\n"
+      "G 8 21 875\n"
+      "G 8 30 881\n"
+      "G 8 31 881\n"
+      "G 8 40 881\n"
+      "B 8 50 60 0\n"
+      "X 8 70\n");
+  EXPECT_EQ(t.generations_read, 6);
+  EXPECT_EQ(t.Restarts(), 2);
+  EXPECT_EQ(t.Retries(), 0);
+  EXPECT_EQ(ParseLockTrace("S 1 0\nG 1 5 4294967295\nG 1 6 0\n").Restarts(), 1);
+}
+
 TEST(LockTrace, OtherProcessesAreIgnored) {
   // A child (modprobe, exec'ed with LD_PRELOAD inherited) writes to the same file.
   const LockTrace t = ParseLockTrace(
@@ -114,6 +133,8 @@ TEST(LockTrace, OtherProcessesAreIgnored) {
       "A 11 3 160\n"
       "L 11 3 170\n"
       "B 11 180 190 0\n"
+      "G 11 191 5\n"
+      "G 11 192 6\n"
       "X 11 200\n"
       "L 10 3 300\n"
       "X 10 400\n");
@@ -123,6 +144,7 @@ TEST(LockTrace, OtherProcessesAreIgnored) {
   EXPECT_EQ(*t.acquired_ns, 300);
   EXPECT_EQ(*t.exit_ns, 400);
   EXPECT_EQ(t.batches, 0);
+  EXPECT_EQ(t.Restarts(), 0);
 }
 
 TEST(LockTrace, PathMayHoldSpaces) {
@@ -152,6 +174,8 @@ TEST(LockTrace, MalformedLinesNameTheLine) {
   EXPECT_EQ(message("S 1 0\nX 1 3 4\n"), "lock trace line 2: unexpected '4'");
   EXPECT_EQ(message("A 1 3 4\n"), "lock trace line 1: a record before the process's 'S' line");
   EXPECT_EQ(message("S 1 0\nB 1 9 3 0\n"), "lock trace line 2: batch ends before it starts");
+  EXPECT_EQ(message("S 1 0\nG 1 9 4294967296\n"),
+            "lock trace line 2: generation 4294967296 out of range");
   EXPECT_EQ(message("S 1 0\n\n"), "lock trace line 2: expected '<kind> <pid> ...', got ''");
 }
 
