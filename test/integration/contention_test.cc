@@ -197,6 +197,9 @@ std::string Capture(const std::string& cmd) {
 }
 
 TEST_F(ContentionTest, ShortRunOnEveryComparedBackendUsesThePrivateLock) {
+  for (const char* tool : {"iptables-legacy-restore", "iptables-nft-restore", "nft"}) {
+    if (!HaveCommand(tool)) GTEST_SKIP() << tool << " not installed";
+  }
   const std::string out = ProcessTempSubdir("contention-run") + "/run";
   // Default lock (private): the measurement itself fails the cell when any traced writer took
   // another lock file than the run's, so a complete run with lock rows proves the host's
