@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <bit>
 #include <cstring>
 #include <new>
 
@@ -40,6 +41,25 @@ constexpr uint32_t kServiceIpsKeyType =
     (((kTypeIpAddr << kConcatTypeBits) | kTypeInetProto) << kConcatTypeBits) | kTypeInetService;
 // ipv4_addr . inet_proto . inet_service, each padded to a 32-bit register.
 constexpr uint32_t kServiceIpsKeyLen = 12;
+// service-endpoints: the same three fields, then numgen's host-order integer.
+constexpr uint32_t kServiceEndpointsKeyType =
+    (kServiceIpsKeyType << kConcatTypeBits) | kTypeInteger;
+constexpr uint32_t kServiceEndpointsKeyLen = 16;
+// The set user data nft 1.0.6 sends for `typeof ip daddr . meta l4proto . th dport . numgen
+// random mod 2 : verdict` (key and data byte order, then how to print key and data), captured
+// with `nft --debug=mnl`. Without it `nft list` cannot print the map's integer key field. Its
+// integers are in host byte order, as nft writes them on this (little-endian) machine.
+static_assert(std::endian::native == std::endian::little);
+constexpr uint8_t kServiceEndpointsUdata[] = {
+    0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x60, 0x00, 0x04,
+    0x0d, 0x00, 0x00, 0x00, 0x01, 0x58, 0x00, 0x14, 0x00, 0x04, 0x07, 0x00, 0x00, 0x00, 0x01, 0x0c,
+    0x00, 0x04, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x04, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x0e, 0x00, 0x04,
+    0x09, 0x00, 0x00, 0x00, 0x01, 0x06, 0x00, 0x04, 0x10, 0x00, 0x00, 0x00, 0x02, 0x14, 0x00, 0x04,
+    0x07, 0x00, 0x00, 0x00, 0x01, 0x0c, 0x00, 0x04, 0x0b, 0x00, 0x00, 0x00, 0x01, 0x04, 0x02, 0x00,
+    0x00, 0x00, 0x03, 0x1a, 0x00, 0x04, 0x17, 0x00, 0x00, 0x00, 0x01, 0x12, 0x00, 0x04, 0x01, 0x00,
+    0x00, 0x00, 0x01, 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 0x04, 0x00, 0x00, 0x00, 0x00, 0x04, 0x08,
+    0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00};
+static_assert(sizeof(kServiceEndpointsUdata) == 126);
 // nft's byte order tags in set user data (BYTEORDER_INVALID for a concatenation).
 constexpr uint32_t kByteorderInvalid = 0;
 constexpr uint32_t kByteorderHost = 1;
@@ -50,6 +70,7 @@ constexpr uint16_t kFamily = NFPROTO_IPV4;
 constexpr uint32_t kRegKey = NFT_REG_1;
 constexpr uint32_t kRegProto = NFT_REG32_01;
 constexpr uint32_t kRegPort = NFT_REG32_02;
+constexpr uint32_t kRegIndex = NFT_REG32_03;
 
 struct RuleDeleter {
   void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
@@ -153,12 +174,20 @@ class RuleBuilder {
     nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, std::string(set).c_str());
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
   }
-  void NumgenRandom(uint32_t modulus) {
+  void NumgenRandom(uint32_t modulus, uint32_t dreg = NFT_REG_1) {
     nftnl_expr* e = Expr("numgen");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+  }
+  // reg1 == value, a host-order 32-bit integer (numgen's result).
+  void CmpU32(uint32_t value) { Cmp(NFT_CMP_EQ, &value, sizeof(value)); }
+  // ip daddr . meta l4proto . th dport into reg1 and the 32-bit registers after it.
+  void LoadServiceKey() {
+    Payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, kRegKey);
+    MetaLoad(NFT_META_L4PROTO, kRegProto);
+    Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, kRegPort);
   }
   // dnat to reg1:reg2 (address and port already loaded).
   void Dnat() {
@@ -327,25 +356,98 @@ class BatchBuilder {
 
 namespace {
 
-void AddServiceElement(nftnl_set* s, const ServiceChain& sc) {
-  nftnl_set_elem* e = Checked(nftnl_set_elem_alloc());
+std::array<uint8_t, kServiceIpsKeyLen> ServiceKey(const ServiceChain& sc) {
   std::array<uint8_t, kServiceIpsKeyLen> key{};
   const auto vip = Be32(sc.vip);
   const auto port = Be16(sc.port);
   std::memcpy(key.data(), vip.data(), 4);
   key[4] = IpProto(sc.protocol);
   std::memcpy(key.data() + 8, port.data(), 2);
-  nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), key.size());
+  return key;
+}
+
+void AddGotoElement(nftnl_set* s, const void* key, uint32_t key_len, const std::string& chain) {
+  nftnl_set_elem* e = Checked(nftnl_set_elem_alloc());
+  nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, key_len);
   nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(NFT_GOTO));
-  nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, sc.name.c_str());
+  nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain.c_str());
   nftnl_set_elem_add(s, e);
 }
 
-// A service's chains, its service chain's rules and its anonymous numgen map: everything up to
-// the rule that binds the map.
-void BuildServiceHead(BatchBuilder& b, const Ruleset& rs, uint32_t s,
-                      const nftnl_udata_buf* map_udata) {
-  const ServiceChain& sc = rs.services[s];
+void AddServiceElement(nftnl_set* s, const ServiceChain& sc) {
+  const auto key = ServiceKey(sc);
+  AddGotoElement(s, key.data(), key.size(), sc.name);
+}
+
+// service-endpoints: vip . proto . port . i -> goto endpoint i, for every endpoint of `sc`.
+void AddEndpointElements(nftnl_set* s, const ServiceChain& sc) {
+  std::array<uint8_t, kServiceEndpointsKeyLen> key{};
+  const auto prefix = ServiceKey(sc);
+  std::memcpy(key.data(), prefix.data(), prefix.size());
+  for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
+    std::memcpy(key.data() + prefix.size(), &i, sizeof(i));  // numgen writes host order
+    AddGotoElement(s, key.data(), key.size(), sc.endpoints[i].name);
+  }
+}
+
+// A set object that only names its set, to carry elements.
+SetPtr ElementsOf(std::string_view set) {
+  SetPtr s(Checked(nftnl_set_alloc()));
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTable.data());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, std::string(set).c_str());
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, kFamily);
+  return s;
+}
+
+// What the per-service part of a batch shares.
+struct ServiceContext {
+  const Ruleset& rs;
+  const BatchOptions& options;
+  const nftnl_udata_buf* numgen_udata;  // kAnonymousMap
+  nftnl_set* endpoint_elems;            // kSharedMap: collects service-endpoints elements
+  uint32_t anonymous_sets = 0;          // numbered so far, for number_anonymous_sets
+};
+
+// kube-proxy's `numgen random mod N vmap { 0 : goto ep0, ... }`: an anonymous constant map,
+// created and filled in this transaction and bound by the rule that follows, as nft does.
+void BuildAnonymousMapDispatch(BatchBuilder& b, ServiceContext& ctx, uint32_t s) {
+  const ServiceChain& sc = ctx.rs.services[s];
+  const uint32_t set_id = b.NextSetId();
+  const std::string name = ctx.options.number_anonymous_sets
+                               ? fmt::format("__map{}", ctx.anonymous_sets++)
+                               : std::string("__map%d");
+  SetPtr map(Checked(nftnl_set_alloc()));
+  nftnl_set_set_str(map.get(), NFTNL_SET_TABLE, kTable.data());
+  nftnl_set_set_str(map.get(), NFTNL_SET_NAME, name.c_str());
+  nftnl_set_set_u32(map.get(), NFTNL_SET_FAMILY, kFamily);
+  nftnl_set_set_u32(map.get(), NFTNL_SET_ID, set_id);
+  nftnl_set_set_u32(map.get(), NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP);
+  nftnl_set_set_u32(map.get(), NFTNL_SET_KEY_TYPE, kTypeInteger);
+  nftnl_set_set_u32(map.get(), NFTNL_SET_KEY_LEN, sizeof(uint32_t));
+  nftnl_set_set_u32(map.get(), NFTNL_SET_DATA_TYPE, static_cast<uint32_t>(NFT_DATA_VERDICT));
+  nftnl_set_set_u32(map.get(), NFTNL_SET_DESC_SIZE, static_cast<uint32_t>(sc.endpoints.size()));
+  nftnl_set_set_data(map.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ctx.numgen_udata),
+                     nftnl_udata_buf_len(ctx.numgen_udata));
+  b.Set(map.get(), {MsgKind::kNumgenMap, s});
+  for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
+    nftnl_set_elem* e = Checked(nftnl_set_elem_alloc());
+    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_KEY, i);  // numgen writes host order
+    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(NFT_GOTO));
+    nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, sc.endpoints[i].name.c_str());
+    nftnl_set_elem_add(map.get(), e);
+  }
+  if (ctx.options.elements_by_set_id) nftnl_set_unset(map.get(), NFTNL_SET_NAME);
+  b.Elements(map.get(), {MsgKind::kNumgenElems, s});
+  RuleBuilder rb(sc.name);
+  rb.NumgenRandom(static_cast<uint32_t>(sc.endpoints.size()));
+  rb.Lookup(NFT_REG_1, name, set_id);
+  b.Rule(rb, {MsgKind::kNumgenRule, s});
+}
+
+// A service's chains, its service chain's rules and, for kAnonymousMap, its map: everything up
+// to the rule that binds the map.
+void BuildServiceHead(BatchBuilder& b, ServiceContext& ctx, uint32_t s) {
+  const ServiceChain& sc = ctx.rs.services[s];
   for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
     b.Chain(sc.endpoints[i].name, {MsgKind::kEndpointChain, s, i});
   }
@@ -355,40 +457,35 @@ void BuildServiceHead(BatchBuilder& b, const Ruleset& rs, uint32_t s,
     RuleBuilder rb(sc.name);
     rb.MatchAddr(/*daddr=*/true, sc.vip);
     rb.MatchDport(sc.protocol, sc.port);
-    rb.MatchSaddrNotIn(rs.options.cluster_cidr, rs.options.cluster_prefix);
+    rb.MatchSaddrNotIn(ctx.rs.options.cluster_cidr, ctx.rs.options.cluster_prefix);
     rb.Verdict(NFT_JUMP, kMarkMasqChain);
     b.Rule(rb, {MsgKind::kMasqRule, s});
   }
 
-  // numgen random mod N vmap { 0 : goto ep0, ... }: an anonymous constant map, created and
-  // filled in this transaction and bound by the rule that follows, as nft does.
-  const uint32_t set_id = b.NextSetId();
-  SetPtr map(Checked(nftnl_set_alloc()));
-  nftnl_set_set_str(map.get(), NFTNL_SET_TABLE, kTable.data());
-  nftnl_set_set_str(map.get(), NFTNL_SET_NAME, "__map%d");
-  nftnl_set_set_u32(map.get(), NFTNL_SET_FAMILY, kFamily);
-  nftnl_set_set_u32(map.get(), NFTNL_SET_ID, set_id);
-  nftnl_set_set_u32(map.get(), NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP);
-  nftnl_set_set_u32(map.get(), NFTNL_SET_KEY_TYPE, kTypeInteger);
-  nftnl_set_set_u32(map.get(), NFTNL_SET_KEY_LEN, sizeof(uint32_t));
-  nftnl_set_set_u32(map.get(), NFTNL_SET_DATA_TYPE, static_cast<uint32_t>(NFT_DATA_VERDICT));
-  nftnl_set_set_u32(map.get(), NFTNL_SET_DESC_SIZE, static_cast<uint32_t>(sc.endpoints.size()));
-  nftnl_set_set_data(map.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(map_udata),
-                     nftnl_udata_buf_len(map_udata));
-  b.Set(map.get(), {MsgKind::kNumgenMap, s});
-  for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
-    nftnl_set_elem* e = Checked(nftnl_set_elem_alloc());
-    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_KEY, i);  // numgen writes host order
-    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(NFT_GOTO));
-    nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, sc.endpoints[i].name.c_str());
-    nftnl_set_elem_add(map.get(), e);
-  }
-  b.Elements(map.get(), {MsgKind::kNumgenElems, s});
-  {
-    RuleBuilder rb(sc.name);
-    rb.NumgenRandom(static_cast<uint32_t>(sc.endpoints.size()));
-    rb.Lookup(NFT_REG_1, "__map%d", set_id);
-    b.Rule(rb, {MsgKind::kNumgenRule, s});
+  const uint32_t n = static_cast<uint32_t>(sc.endpoints.size());
+  switch (ctx.rs.options.dispatch) {
+    case EndpointDispatch::kAnonymousMap:
+      BuildAnonymousMapDispatch(b, ctx, s);
+      break;
+    case EndpointDispatch::kSharedMap: {
+      AddEndpointElements(ctx.endpoint_elems, sc);
+      RuleBuilder rb(sc.name);
+      rb.Verdict(NFT_GOTO, DispatchChainName(n));
+      b.Rule(rb, {MsgKind::kDispatchGotoRule, s});
+      break;
+    }
+    case EndpointDispatch::kRuleCascade:
+      // Endpoint i is taken with probability 1/(n-i) of what is left, so 1/n overall.
+      for (uint32_t i = 0; i < n; ++i) {
+        RuleBuilder rb(sc.name);
+        if (i + 1 < n) {
+          rb.NumgenRandom(n - i);
+          rb.CmpU32(0);
+        }
+        rb.Verdict(NFT_GOTO, sc.endpoints[i].name);
+        b.Rule(rb, {MsgKind::kCascadeRule, s, i});
+      }
+      break;
   }
 }
 
@@ -412,6 +509,31 @@ void BuildEndpointRules(BatchBuilder& b, const Ruleset& rs, uint32_t s) {
       rb.Dnat();
       b.Rule(rb, {MsgKind::kDnatRule, s, i});
     }
+  }
+}
+
+// kSharedMap: the map, and one chain per endpoint count doing the lookup. These rules bind the
+// map while it is still empty; binding a verdict map makes the kernel check every element already
+// in it, and adding an element checks it against every binding, so few bindings keep both cheap.
+void BuildSharedMap(BatchBuilder& b, const Ruleset& rs, uint32_t set_id) {
+  SetPtr s = ElementsOf(kServiceEndpointsMap);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set_id);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, kServiceEndpointsKeyType);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, kServiceEndpointsKeyLen);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, static_cast<uint32_t>(NFT_DATA_VERDICT));
+  nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, kServiceEndpointsUdata,
+                     sizeof(kServiceEndpointsUdata));
+  b.Set(s.get(), {MsgKind::kServiceEndpointsMap});
+  const std::vector<uint32_t> moduli = rs.DispatchModuli();
+  for (uint32_t i = 0; i < moduli.size(); ++i) {
+    const std::string chain = DispatchChainName(moduli[i]);
+    b.Chain(chain, {MsgKind::kDispatchChain, 0, i});
+    RuleBuilder rb(chain);
+    rb.LoadServiceKey();
+    rb.NumgenRandom(moduli[i], kRegIndex);
+    rb.Lookup(kRegKey, kServiceEndpointsMap, set_id);
+    b.Rule(rb, {MsgKind::kDispatchRule, 0, i});
   }
 }
 
@@ -469,10 +591,7 @@ void BuildFixed(BatchBuilder& b, const Ruleset& rs, uint32_t service_ips_id) {
   nftnl_udata_put_u32(map_udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kByteorderInvalid);
   nftnl_udata_put_u32(map_udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, kByteorderInvalid);
   nftnl_udata_put_strz(map_udata.get(), NFTNL_UDATA_SET_COMMENT, kServiceIpsComment.data());
-  SetPtr s(Checked(nftnl_set_alloc()));
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTable.data());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, kServiceIpsMap.data());
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, kFamily);
+  SetPtr s = ElementsOf(kServiceIpsMap);
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, service_ips_id);
   nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, kServiceIpsKeyType);
@@ -483,9 +602,7 @@ void BuildFixed(BatchBuilder& b, const Ruleset& rs, uint32_t service_ips_id) {
   b.Set(s.get(), {MsgKind::kServiceIpsMap});
   {
     RuleBuilder rb(kServicesChain);
-    rb.Payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, kRegKey);
-    rb.MetaLoad(NFT_META_L4PROTO, kRegProto);
-    rb.Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, kRegPort);
+    rb.LoadServiceKey();
     rb.Lookup(kRegKey, kServiceIpsMap, service_ips_id);
     b.Rule(rb, {MsgKind::kFixedRule, 0, r++});
   }
@@ -504,6 +621,15 @@ std::vector<iovec> Batch::Iovecs() const {
   std::vector<iovec> iov(static_cast<size_t>(nftnl_batch_iovec_len(batch_.get())));
   nftnl_batch_iovec(batch_.get(), iov.data(), static_cast<uint32_t>(iov.size()));
   return iov;
+}
+
+size_t Batch::Sets() const {
+  size_t n = 0;
+  for (const MsgRef& r : refs_) {
+    n += r.kind == MsgKind::kServiceIpsMap || r.kind == MsgKind::kNumgenMap ||
+         r.kind == MsgKind::kServiceEndpointsMap;
+  }
+  return n;
 }
 
 size_t Batch::Bytes() const {
@@ -534,29 +660,37 @@ Batch BuildFullSyncBatch(const Ruleset& rs, const BatchOptions& options) {
   const uint32_t service_ips_id = b.NextSetId();
   BuildFixed(b, rs, service_ips_id);
 
+  SetPtr endpoint_elems = ElementsOf(kServiceEndpointsMap);
+  if (rs.options.dispatch == EndpointDispatch::kSharedMap) {
+    const uint32_t id = b.NextSetId();
+    nftnl_set_set_u32(endpoint_elems.get(), NFTNL_SET_ID, id);
+    BuildSharedMap(b, rs, id);
+  }
   UdataPtr numgen_udata = Udata();
   nftnl_udata_put_u32(numgen_udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kByteorderHost);
   nftnl_udata_put_u32(numgen_udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, kByteorderInvalid);
+  ServiceContext ctx{rs, options, numgen_udata.get(), endpoint_elems.get()};
+
   const uint32_t n = static_cast<uint32_t>(rs.services.size());
   if (options.order == BatchOrder::kAsText) {
     for (uint32_t s = 0; s < n; ++s) {
-      BuildServiceHead(b, rs, s, numgen_udata.get());
+      BuildServiceHead(b, ctx, s);
       BuildEndpointRules(b, rs, s);
     }
   } else {
-    for (uint32_t s = 0; s < n; ++s) BuildServiceHead(b, rs, s, numgen_udata.get());
+    for (uint32_t s = 0; s < n; ++s) BuildServiceHead(b, ctx, s);
     for (uint32_t s = 0; s < n; ++s) BuildEndpointRules(b, rs, s);
   }
 
-  SetPtr elems(Checked(nftnl_set_alloc()));
-  nftnl_set_set_str(elems.get(), NFTNL_SET_TABLE, kTable.data());
-  nftnl_set_set_str(elems.get(), NFTNL_SET_NAME, kServiceIpsMap.data());
-  nftnl_set_set_u32(elems.get(), NFTNL_SET_FAMILY, kFamily);
-  for (uint32_t s = 0; s < rs.services.size(); ++s) {
+  if (rs.options.dispatch == EndpointDispatch::kSharedMap && n > 0) {
+    b.Elements(endpoint_elems.get(), {MsgKind::kServiceEndpointsElems});
+  }
+  SetPtr elems = ElementsOf(kServiceIpsMap);
+  for (uint32_t s = 0; s < n; ++s) {
     AddServiceElement(elems.get(), rs.services[s]);
     if (options.duplicate_service_element == s) AddServiceElement(elems.get(), rs.services[s]);
   }
-  if (!rs.services.empty()) b.Elements(elems.get(), {MsgKind::kServiceIpsElems});
+  if (n > 0) b.Elements(elems.get(), {MsgKind::kServiceIpsElems});
   return std::move(b).Done();
 }
 

@@ -38,16 +38,31 @@ enum class BatchOrder : uint8_t {
   // Per service port, in the order of the nft text (and so of nft's own batch): its chains, the
   // service chain's rules with the numgen map, then its endpoint rules.
   kAsText,
-  // Every service's chains and numgen map first, all endpoint rules after. Same transaction,
-  // same result; the kernel walks its whole pending-transaction list each time a rule binds an
-  // anonymous map (__nft_set_trans_bind), so a shorter list at bind time makes a full sync
-  // cheaper, though still quadratic.
+  // Every service's chains and service-chain rules first, all endpoint rules after. Same
+  // transaction, same rules in the same order within each chain; but the kernel walks its whole
+  // pending-transaction list each time a rule binds an anonymous map (__nft_set_trans_bind), so
+  // a shorter list at bind time makes kAnonymousMap cheaper, though still quadratic.
   kBindsFirst,
 };
 
+// The defaults are the cheapest batch for the kernel that leaves the same table behind as nft's
+// own batch for the same text; {.ack = kEveryMessage, .order = kAsText, .number_anonymous_sets
+// = false, .elements_by_set_id = false} is what nft itself sends. docs/nftables-scaling.md
+// measures each.
 struct BatchOptions {
-  AckMode ack = AckMode::kEveryMessage;
-  BatchOrder order = BatchOrder::kAsText;
+  // kEveryMessage costs the kernel an skb per message (0.9 s of a 10k-service commit's 1.5 s,
+  // shared map, in nft_commit_bench).
+  AckMode ack = AckMode::kLastMessage;
+  BatchOrder order = BatchOrder::kBindsFirst;
+  // kAnonymousMap: name each anonymous map as the kernel would name it in a table created in
+  // this transaction (__map0, __map1, …) instead of nft's template "__map%d", which makes the
+  // kernel sscanf() the name of every set in the table to find a free number, and makes the
+  // lookup expression's search by name fail only after comparing every set's name. Only valid
+  // in a batch that creates the table, as BuildFullSyncBatch does.
+  bool number_anonymous_sets = true;
+  // kAnonymousMap: address the map's NEWSETELEM by set id only, so the kernel does not first
+  // compare a name with every set's name (nft_set_lookup_global()).
+  bool elements_by_set_id = true;
   uint32_t first_seq = 1;
   // Test hook: add the service-ips element of this service port twice, so the kernel rejects the
   // transaction with EEXIST on a known element.
@@ -74,6 +89,14 @@ enum class MsgKind : uint8_t {
   kNumgenRule,       // service
   kHairpinRule,      // service, index: endpoint
   kDnatRule,         // service, index: endpoint
+  // EndpointDispatch::kSharedMap
+  kServiceEndpointsMap,
+  kServiceEndpointsElems,  // the element is found from the kernel's attribute offset
+  kDispatchChain,          // index: into Ruleset::DispatchModuli()
+  kDispatchRule,           // index: into Ruleset::DispatchModuli()
+  kDispatchGotoRule,       // service
+  // EndpointDispatch::kRuleCascade
+  kCascadeRule,  // service, index: endpoint it goes to
 };
 
 struct MsgRef {
@@ -94,6 +117,8 @@ class Batch {
   size_t Bytes() const;
   // Messages between BATCH_BEGIN and BATCH_END.
   size_t Messages() const { return refs_.size() - 2; }
+  // Messages that create a set (NEWSET), anonymous ones included.
+  size_t Sets() const;
   uint32_t BeginSeq() const { return first_seq_; }
   // Sequence number of the last message before BATCH_END.
   uint32_t LastSeq() const { return first_seq_ + static_cast<uint32_t>(refs_.size()) - 2; }
@@ -123,7 +148,8 @@ class Batch {
 };
 
 // The whole table replaced in one transaction: NEWTABLE, DELTABLE, NEWTABLE and everything in
-// it, then the service-ips elements packed into as few messages as fit (64 KiB each).
+// it, then the service-ips (and service-endpoints) elements packed into as few messages as fit
+// (64 KiB each). The shape follows rs.options.dispatch.
 // Throws std::bad_alloc when libnftnl cannot allocate.
 Batch BuildFullSyncBatch(const Ruleset& rs, const BatchOptions& options = {});
 

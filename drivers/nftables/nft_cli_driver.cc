@@ -35,7 +35,9 @@ SpawnResult RunNftScript(int netns_fd, const std::string& script, double timeout
 CliDriver::CliDriver(const DriverContext& ctx, RulesetOptions options)
     : ctx_(ctx), options_(options) {}
 
-std::string_view CliDriver::Name() const { return NftablesDriverName(NftTransport::kCli); }
+std::string_view CliDriver::Name() const {
+  return NftablesDriverName(NftTransport::kCli, options_.dispatch);
+}
 
 Availability CliDriver::Probe() const { return ProbeNftables(NftTransport::kCli); }
 

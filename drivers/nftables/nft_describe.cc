@@ -28,8 +28,15 @@ std::vector<const nlattr*> Nested(const nlattr* nest, uint16_t max_type) {
   return out;
 }
 
-// "198.18.3.7 . tcp . 80 (goto service-…)" or "1 (goto endpoint-…)", from the element's bytes.
-std::string DescribeElement(const nlattr* elem, bool service_ips) {
+enum class KeyShape : uint8_t {
+  kServiceIps,        // ip . proto . port
+  kServiceEndpoints,  // ip . proto . port . index
+  kIndex,             // index
+};
+
+// "198.18.3.7 . tcp . 80 (goto service-…)", "198.18.3.7 . tcp . 80 . 1 (goto endpoint-…)" or
+// "1 (goto endpoint-…)", from the element's bytes.
+std::string DescribeElement(const nlattr* elem, KeyShape shape) {
   const auto attrs = Nested(elem, NFTA_SET_ELEM_MAX);
   std::string out = "?";
   if (const nlattr* key = attrs[NFTA_SET_ELEM_KEY]) {
@@ -37,14 +44,19 @@ std::string DescribeElement(const nlattr* elem, bool service_ips) {
     if (value != nullptr) {
       const auto* b = static_cast<const uint8_t*>(mnl_attr_get_payload(value));
       const uint16_t n = mnl_attr_get_payload_len(value);
-      if (service_ips && n >= 12) {
+      const bool concat = shape != KeyShape::kIndex;
+      const uint16_t want = shape == KeyShape::kServiceIps ? 12
+                            : shape == KeyShape::kIndex    ? 4
+                                                           : 16;
+      if (n == want && concat) {
         const char* proto = b[4] == IPPROTO_TCP ? "tcp" : b[4] == IPPROTO_UDP ? "udp" : "?";
         out =
             fmt::format("{}.{}.{}.{} . {} . {}", b[0], b[1], b[2], b[3], proto, (b[8] << 8) | b[9]);
-      } else if (!service_ips && n == 4) {
+      }
+      if (n == want && shape != KeyShape::kServiceIps) {
         uint32_t v;
-        std::memcpy(&v, b, sizeof(v));
-        out = fmt::format("{}", v);
+        std::memcpy(&v, b + n - 4, sizeof(v));  // numgen's index, host order
+        out = concat ? fmt::format("{} . {}", out, v) : fmt::format("{}", v);
       }
     }
   }
@@ -128,15 +140,41 @@ std::string Batch::Describe(uint32_t seq, const Ruleset& rs,
       return fmt::format("NEWRULE {} ip saddr … jump {}", ep_name(), kMarkMasqChain);
     case MsgKind::kDnatRule:
       return fmt::format("NEWRULE {} dnat", ep_name());
+    case MsgKind::kServiceEndpointsMap:
+      return fmt::format("NEWSET {}", kServiceEndpointsMap);
+    case MsgKind::kDispatchChain:
+    case MsgKind::kDispatchRule: {
+      const std::vector<uint32_t> moduli = rs.DispatchModuli();
+      const uint32_t m = ref->index < moduli.size() ? moduli[ref->index] : 0;
+      if (ref->kind == MsgKind::kDispatchChain) {
+        return fmt::format("NEWCHAIN {}", DispatchChainName(m));
+      }
+      return fmt::format(
+          "NEWRULE {} ip daddr . meta l4proto . th dport . numgen random mod {} "
+          "vmap @{}",
+          DispatchChainName(m), m, kServiceEndpointsMap);
+    }
+    case MsgKind::kDispatchGotoRule:
+      return fmt::format(
+          "NEWRULE {} goto {}", svc() ? svc()->name : "?",
+          DispatchChainName(svc() ? static_cast<uint32_t>(svc()->endpoints.size()) : 0));
+    case MsgKind::kCascadeRule:
+      return fmt::format("NEWRULE {} … goto {}", svc() ? svc()->name : "?", ep_name());
     case MsgKind::kServiceIpsElems:
+    case MsgKind::kServiceEndpointsElems:
     case MsgKind::kNumgenElems:
       break;
   }
 
-  const bool service_ips = ref->kind == MsgKind::kServiceIpsElems;
-  const std::string set =
-      service_ips ? std::string(kServiceIpsMap)
-                  : fmt::format("__map%d (numgen map of {})", svc() ? svc()->name : "?");
+  KeyShape shape = KeyShape::kIndex;
+  std::string set = fmt::format("__map%d (numgen map of {})", svc() ? svc()->name : "?");
+  if (ref->kind == MsgKind::kServiceIpsElems) {
+    shape = KeyShape::kServiceIps;
+    set = kServiceIpsMap;
+  } else if (ref->kind == MsgKind::kServiceEndpointsElems) {
+    shape = KeyShape::kServiceEndpoints;
+    set = kServiceEndpointsMap;
+  }
   const nlmsghdr* nlh = FindMessage(seq);
   if (nlh == nullptr || !bad_attr_offset.has_value() ||
       *bad_attr_offset + sizeof(nlattr) > nlh->nlmsg_len) {
@@ -145,7 +183,7 @@ std::string Batch::Describe(uint32_t seq, const Ruleset& rs,
   const auto* attr =
       reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(nlh) + *bad_attr_offset);
   if (*bad_attr_offset + attr->nla_len > nlh->nlmsg_len) return fmt::format("NEWSETELEM {}", set);
-  return fmt::format("NEWSETELEM {} {}", set, DescribeElement(attr, service_ips));
+  return fmt::format("NEWSETELEM {} {}", set, DescribeElement(attr, shape));
 }
 
 }  // namespace svcbench::nft

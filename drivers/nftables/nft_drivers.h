@@ -15,8 +15,8 @@
 namespace svcbench::nft {
 
 struct NetlinkDriverOptions {
-  AckMode ack = AckMode::kEveryMessage;
-  BatchOrder order = BatchOrder::kAsText;
+  AckMode ack = AckMode::kLastMessage;
+  BatchOrder order = BatchOrder::kBindsFirst;
   RulesetOptions ruleset = {};
   // Test hook: the next full syncs add this service port's service-ips element twice.
   std::optional<size_t> duplicate_service_element = std::nullopt;

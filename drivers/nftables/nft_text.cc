@@ -29,7 +29,46 @@ void Prefix(Out out, std::string_view verb, std::string_view what) {
   fmt::format_to(out, "{} {} ip {} ", verb, what, kTable);
 }
 
-void RenderService(Out out, const ServiceChain& sc, std::string_view cidr) {
+// The service chain's last rule(s): how it picks one of its endpoint chains.
+void RenderDispatch(Out out, const ServiceChain& sc, EndpointDispatch dispatch) {
+  const size_t n = sc.endpoints.size();
+  switch (dispatch) {
+    case EndpointDispatch::kAnonymousMap:
+      Prefix(out, "add", "rule");
+      fmt::format_to(out, "{} numgen random mod {} vmap {{ ", sc.name, n);
+      for (size_t i = 0; i < n; ++i) {
+        fmt::format_to(out, "{}{} : goto {}", i == 0 ? "" : " , ", i, sc.endpoints[i].name);
+      }
+      fmt::format_to(out, " }}\n");
+      return;
+    case EndpointDispatch::kSharedMap:
+      Prefix(out, "add", "element");
+      fmt::format_to(out, "{} {{ ", kServiceEndpointsMap);
+      for (size_t i = 0; i < n; ++i) {
+        if (i > 0) fmt::format_to(out, " , ");
+        Ip(out, sc.vip);
+        fmt::format_to(out, " . {} . {} . {} : goto {}", ProtocolName(sc.protocol), sc.port, i,
+                       sc.endpoints[i].name);
+      }
+      fmt::format_to(out, " }}\n");
+      Prefix(out, "add", "rule");
+      fmt::format_to(out, "{} goto {}\n", sc.name, DispatchChainName(static_cast<uint32_t>(n)));
+      return;
+    case EndpointDispatch::kRuleCascade:
+      // Endpoint i is taken with probability 1/(n-i) of what is left, so 1/n overall.
+      for (size_t i = 0; i + 1 < n; ++i) {
+        Prefix(out, "add", "rule");
+        fmt::format_to(out, "{} numgen random mod {} 0 goto {}\n", sc.name, n - i,
+                       sc.endpoints[i].name);
+      }
+      Prefix(out, "add", "rule");
+      fmt::format_to(out, "{} goto {}\n", sc.name, sc.endpoints[n - 1].name);
+      return;
+  }
+}
+
+void RenderService(Out out, const ServiceChain& sc, std::string_view cidr,
+                   EndpointDispatch dispatch) {
   const std::string_view proto = ProtocolName(sc.protocol);
   for (const EndpointChain& ep : sc.endpoints) {
     Prefix(out, "add", "chain");
@@ -50,12 +89,7 @@ void RenderService(Out out, const ServiceChain& sc, std::string_view cidr) {
   fmt::format_to(out, " {} dport {} ip saddr != {} jump {}\n", proto, sc.port, cidr,
                  kMarkMasqChain);
 
-  Prefix(out, "add", "rule");
-  fmt::format_to(out, "{} numgen random mod {} vmap {{ ", sc.name, sc.endpoints.size());
-  for (size_t i = 0; i < sc.endpoints.size(); ++i) {
-    fmt::format_to(out, "{}{} : goto {}", i == 0 ? "" : " , ", i, sc.endpoints[i].name);
-  }
-  fmt::format_to(out, " }}\n");
+  RenderDispatch(out, sc, dispatch);
 
   for (const EndpointChain& ep : sc.endpoints) {
     // Hairpin: an endpoint reaching its own service must be masqueraded to see the reply.
@@ -115,7 +149,24 @@ std::string RenderNftText(const Ruleset& rs) {
   fmt::format_to(out, "{} ip daddr . meta l4proto . th dport vmap @{}\n", kServicesChain,
                  kServiceIpsMap);
 
-  for (const ServiceChain& sc : rs.services) RenderService(out, sc, cidr);
+  if (rs.options.dispatch == EndpointDispatch::kSharedMap) {
+    // The modulus in `typeof` only describes the key's last field for nft; each dispatch chain
+    // uses its own. The dispatch chains come before any service chain that jumps to them and
+    // bind the map while it is still empty.
+    Prefix(out, "add", "map");
+    fmt::format_to(out,
+                   "{} {{ typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : "
+                   "verdict ; }}\n",
+                   kServiceEndpointsMap);
+    for (const uint32_t m : rs.DispatchModuli()) {
+      Prefix(out, "add", "chain");
+      fmt::format_to(out, "{}\n", DispatchChainName(m));
+      Prefix(out, "add", "rule");
+      fmt::format_to(out, "{} ip daddr . meta l4proto . th dport . numgen random mod {} vmap @{}\n",
+                     DispatchChainName(m), m, kServiceEndpointsMap);
+    }
+  }
+  for (const ServiceChain& sc : rs.services) RenderService(out, sc, cidr, rs.options.dispatch);
   return fmt::to_string(buf);
 }
 

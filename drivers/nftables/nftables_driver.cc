@@ -76,7 +76,9 @@ Availability ProbeNetlink() {
 NetlinkDriver::NetlinkDriver(const DriverContext& ctx, NetlinkDriverOptions options)
     : ctx_(ctx), options_(std::move(options)) {}
 
-std::string_view NetlinkDriver::Name() const { return NftablesDriverName(NftTransport::kNetlink); }
+std::string_view NetlinkDriver::Name() const {
+  return NftablesDriverName(NftTransport::kNetlink, options_.ruleset.dispatch);
+}
 
 Availability NetlinkDriver::Probe() const { return ProbeNftables(NftTransport::kNetlink); }
 
@@ -148,13 +150,27 @@ void NetlinkDriver::Clear() {
 
 }  // namespace nft
 
-std::string_view NftablesDriverName(NftTransport transport) {
-  return transport == NftTransport::kNetlink ? "nftables" : "nftables-cli";
+std::string_view NftablesDriverName(NftTransport transport, nft::EndpointDispatch dispatch) {
+  const bool netlink = transport == NftTransport::kNetlink;
+  switch (dispatch) {
+    case nft::EndpointDispatch::kAnonymousMap:
+      return netlink ? "nftables" : "nftables-cli";
+    case nft::EndpointDispatch::kSharedMap:
+      return netlink ? "nftables-shared-map" : "nftables-cli-shared-map";
+    case nft::EndpointDispatch::kRuleCascade:
+      return netlink ? "nftables-rule-cascade" : "nftables-cli-rule-cascade";
+  }
+  return "?";
 }
 
-std::unique_ptr<Driver> MakeNftablesDriver(NftTransport transport, const DriverContext& ctx) {
-  if (transport == NftTransport::kNetlink) return std::make_unique<nft::NetlinkDriver>(ctx);
-  return std::make_unique<nft::CliDriver>(ctx);
+std::unique_ptr<Driver> MakeNftablesDriver(NftTransport transport, const DriverContext& ctx,
+                                           nft::EndpointDispatch dispatch) {
+  nft::RulesetOptions ruleset;
+  ruleset.dispatch = dispatch;
+  if (transport == NftTransport::kNetlink) {
+    return std::make_unique<nft::NetlinkDriver>(ctx, nft::NetlinkDriverOptions{.ruleset = ruleset});
+  }
+  return std::make_unique<nft::CliDriver>(ctx, ruleset);
 }
 
 Availability ProbeNftables(NftTransport transport) {

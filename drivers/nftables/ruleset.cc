@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "harness/model/chain_names.h"
@@ -27,18 +28,48 @@ std::string HashAndTruncate(std::string_view name) {
 
 }  // namespace
 
+std::string_view EndpointDispatchName(EndpointDispatch d) {
+  switch (d) {
+    case EndpointDispatch::kAnonymousMap:
+      return "anonymous-map";
+    case EndpointDispatch::kSharedMap:
+      return "shared-map";
+    case EndpointDispatch::kRuleCascade:
+      return "rule-cascade";
+  }
+  return "?";
+}
+
+std::string DispatchChainName(uint32_t modulus) {
+  return fmt::format("{}{}", kDispatchChainPrefix, modulus);
+}
+
 size_t Ruleset::Endpoints() const {
   size_t n = 0;
   for (const auto& s : services) n += s.endpoints.size();
   return n;
 }
 
-size_t Ruleset::Rules() const {
-  return kFixedRules + services.size() * kRulesPerServiceChain +
-         Endpoints() * kRulesPerEndpointChain;
+size_t Ruleset::RulesInServiceChain(const ServiceChain& sc) const {
+  return 1 + (options.dispatch == EndpointDispatch::kRuleCascade ? sc.endpoints.size() : 1);
 }
 
-size_t Ruleset::Chains() const { return kFixedChains + services.size() + Endpoints(); }
+std::vector<uint32_t> Ruleset::DispatchModuli() const {
+  if (options.dispatch != EndpointDispatch::kSharedMap) return {};
+  std::set<uint32_t> moduli;
+  for (const ServiceChain& sc : services) moduli.insert(static_cast<uint32_t>(sc.endpoints.size()));
+  return {moduli.begin(), moduli.end()};
+}
+
+size_t Ruleset::Rules() const {
+  size_t n = kFixedRules + Endpoints() * kRulesPerEndpointChain + DispatchModuli().size();
+  for (const ServiceChain& sc : services) n += RulesInServiceChain(sc);
+  return n;
+}
+
+size_t Ruleset::Chains() const {
+  return kFixedChains + services.size() + Endpoints() + DispatchModuli().size();
+}
 
 std::string ServicePortChainName(std::string_view ns, std::string_view name, Protocol protocol,
                                  std::string_view port_name) {

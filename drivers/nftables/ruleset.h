@@ -15,6 +15,10 @@
 //     service-<H>-<ns>/<name>/<proto>/<port>                    one per service port
 //     endpoint-<H>-<ns>/<name>/<proto>/<port>__<ip>/<port>      one per endpoint
 //
+// How a service chain picks its endpoint is the one choice left open (EndpointDispatch): kube-
+// proxy's anonymous map per service by default, or one of two shapes with the same verdicts
+// that the kernel can load in linear time (docs/nftables-scaling.md says why).
+//
 // Left out because no generated service needs them: the filter chains (endpoints-check,
 // firewall-check, cluster-ips-check), NodePorts, LoadBalancer/external IPs, session affinity
 // and the no-endpoint maps.
@@ -39,7 +43,30 @@ inline constexpr std::string_view kServiceIpsMap = "service-ips";
 inline constexpr std::string_view kServiceIpsComment =
     "ClusterIP, ExternalIP and LoadBalancer IP traffic";
 
+// Only with EndpointDispatch::kSharedMap.
+inline constexpr std::string_view kServiceEndpointsMap = "service-endpoints";
+inline constexpr std::string_view kDispatchChainPrefix = "endpoints-mod-";
+
 enum class Hook : uint8_t { kPrerouting, kOutput, kPostrouting };
+
+// How a service chain sends a packet to one of its N endpoint chains. Every shape picks each
+// endpoint with probability 1/N (numgen random) and ends in the same endpoint chain; they differ
+// in what the kernel must build and check when the ruleset is loaded.
+enum class EndpointDispatch : uint8_t {
+  // kube-proxy's: `numgen random mod N vmap { 0 : goto endpoint-…, … }`, an anonymous map per
+  // service chain. The kernel walks its whole pending transaction and its list of sets for each
+  // one, so one transaction of them costs O(services²).
+  kAnonymousMap,
+  // One named map for all services, `service-endpoints`, keyed by ip daddr . meta l4proto .
+  // th dport . numgen random mod N; the service chain does `goto endpoints-mod-N`, a chain per
+  // distinct endpoint count holding the one lookup (so the map has few bindings).
+  kSharedMap,
+  // No map: `numgen random mod N 0 goto ep0`, `numgen random mod N-1 0 goto ep1`, …, `goto
+  // ep(N-1)`, as kube-proxy's iptables mode chains its statistic matches. N rules per service.
+  kRuleCascade,
+};
+
+std::string_view EndpointDispatchName(EndpointDispatch d);
 
 struct BaseChain {
   std::string_view name;
@@ -64,6 +91,7 @@ struct RulesetOptions {
   // same masquerading decision for the same packet.
   Ipv4 cluster_cidr = plan::kBackendBase;
   int cluster_prefix = plan::kBackendPrefix;
+  EndpointDispatch dispatch = EndpointDispatch::kAnonymousMap;
 };
 
 struct EndpointChain {
@@ -81,7 +109,6 @@ struct ServiceChain {
 };
 
 // Rules per regular chain, fixed by kube-proxy's layout (the base chains hold one jump each).
-inline constexpr size_t kRulesPerServiceChain = 2;   // masquerade mark, numgen vmap
 inline constexpr size_t kRulesPerEndpointChain = 2;  // hairpin mark, dnat
 inline constexpr size_t kFixedRules = 5;   // services vmap, mark-for-masquerade 1, masquerading 3
 inline constexpr size_t kFixedChains = 6;  // 3 base chains, services, masquerading, mark-for-masq
@@ -95,7 +122,15 @@ struct Ruleset {
   // Every chain of the table, base chains included.
   size_t Chains() const;
   size_t Endpoints() const;
+  // Rules in this service's chain: the masquerade mark, then the dispatch (one rule, or one
+  // per endpoint for kRuleCascade).
+  size_t RulesInServiceChain(const ServiceChain& sc) const;
+  // kSharedMap: the distinct endpoint counts, ascending, one dispatch chain each; else empty.
+  std::vector<uint32_t> DispatchModuli() const;
 };
+
+// "endpoints-mod-2": the kSharedMap chain that picks one of 2 endpoints.
+std::string DispatchChainName(uint32_t modulus);
 
 // Chain names exactly as proxier.go builds them: prefix, the first 8 base32 characters of the
 // SHA-256 of the rest, "-", the rest; truncated to 240 bytes with "..." like kube-proxy.

@@ -4,6 +4,7 @@
 // 3 environment (not root, kernel or tools lacking); 4 run finished partially or interrupted.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -92,10 +93,13 @@ int CmdRun(const std::string& file, const std::vector<std::string>& sets, std::s
 }
 
 int CmdBackends() {
-  std::cout << fmt::format("{:<16} {:<10} {}\n", "BACKEND", "AVAILABLE", "DETAIL");
+  size_t width = std::string_view("BACKEND").size();
+  for (const auto& name : KnownBackendNames()) width = std::max(width, name.size());
+  std::cout << fmt::format("{:<{}} {:<10} {}\n", "BACKEND", width, "AVAILABLE", "DETAIL");
   for (const auto& name : KnownBackendNames()) {
     const Availability a = ProbeBackend(name);
-    std::cout << fmt::format("{:<16} {:<10} {}\n", name, a.available ? "yes" : "no", a.reason);
+    std::cout << fmt::format("{:<{}} {:<10} {}\n", name, width, a.available ? "yes" : "no",
+                             a.reason);
   }
   return kExitOk;
 }

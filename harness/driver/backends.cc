@@ -3,8 +3,15 @@
 namespace svcbench {
 
 const std::vector<std::string>& KnownBackendNames() {
-  static const std::vector<std::string> kNames = {
-      "iptables-legacy", "iptables-nft", "iptc", "nftables", "nftables-cli", "ebpf", "ipvs"};
+  static const std::vector<std::string> kNames = {"iptables-legacy",
+                                                  "iptables-nft",
+                                                  "iptc",
+                                                  "nftables",
+                                                  "nftables-cli",
+                                                  "nftables-shared-map",
+                                                  "nftables-cli-shared-map",
+                                                  "ebpf",
+                                                  "ipvs"};
   return kNames;
 }
 

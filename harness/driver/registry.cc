@@ -32,6 +32,12 @@ std::unique_ptr<Driver> MakeDriver(std::string_view name, const DriverContext& c
   if (name == "iptables-nft") return MakeIptablesDriver(IptablesVariant::kNft, ctx);
   if (name == "nftables") return MakeNftablesDriver(NftTransport::kNetlink, ctx);
   if (name == "nftables-cli") return MakeNftablesDriver(NftTransport::kCli, ctx);
+  if (name == "nftables-shared-map") {
+    return MakeNftablesDriver(NftTransport::kNetlink, ctx, nft::EndpointDispatch::kSharedMap);
+  }
+  if (name == "nftables-cli-shared-map") {
+    return MakeNftablesDriver(NftTransport::kCli, ctx, nft::EndpointDispatch::kSharedMap);
+  }
   if (name == "iptc") return MakeIptcDriver(ctx);
   return nullptr;
 }
@@ -41,7 +47,10 @@ Availability ProbeBackend(std::string_view name) {
   if (name == "iptables-legacy") return ProbeIptables(IptablesVariant::kLegacy);
   if (name == "iptables-nft") return ProbeIptables(IptablesVariant::kNft);
   if (name == "nftables") return ProbeNftables(NftTransport::kNetlink);
-  if (name == "nftables-cli") return ProbeNftables(NftTransport::kCli);
+  if (name == "nftables-cli" || name == "nftables-cli-shared-map") {
+    return ProbeNftables(NftTransport::kCli);
+  }
+  if (name == "nftables-shared-map") return ProbeNftables(NftTransport::kNetlink);
   if (name == "iptc") return ProbeIptc();
   if (name == "ipvs") {
     if (!std::filesystem::exists("/proc/net/ip_vs")) {

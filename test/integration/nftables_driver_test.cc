@@ -117,7 +117,8 @@ ServiceSet Set(uint32_t services, uint32_t endpoints = 2, uint64_t seed = 42) {
 
 // What `nft -j list table` says about services and endpoints.
 struct Listed {
-  std::map<std::string, std::string> service_ips;  // "vip . proto . port" -> goto chain
+  std::map<std::string, std::string> service_ips;        // "vip . proto . port" -> goto chain
+  std::map<std::string, std::string> service_endpoints;  // "vip . proto . port . i" -> chain
   std::map<std::string, size_t> rules_per_chain;
   std::map<std::string, std::string> dnat;  // endpoint chain -> "ip:port"
   std::set<std::string> chains;
@@ -130,13 +131,15 @@ Listed ListJson(const TestNetns& ns) {
   const nlohmann::json j = nlohmann::json::parse(r.out);
   for (const auto& item : j.at("nftables")) {
     if (item.contains("chain")) l.chains.insert(item["chain"]["name"].get<std::string>());
-    if (item.contains("map") && item["map"]["name"] == "service-ips" &&
-        item["map"].contains("elem")) {
+    if (item.contains("map") && item["map"].contains("elem")) {
+      const bool endpoints = item["map"]["name"] == "service-endpoints";
       for (const auto& e : item["map"]["elem"]) {
         const auto& c = e[0]["concat"];
-        const std::string key = c[0].get<std::string>() + " . " + c[1].get<std::string>() + " . " +
-                                std::to_string(c[2].get<int>());
-        l.service_ips[key] = e[1]["goto"]["target"].get<std::string>();
+        std::string key = c[0].get<std::string>() + " . " + c[1].get<std::string>() + " . " +
+                          std::to_string(c[2].get<int>());
+        if (endpoints) key += " . " + std::to_string(c[3].get<int>());
+        (endpoints ? l.service_endpoints : l.service_ips)[key] =
+            e[1]["goto"]["target"].get<std::string>();
       }
     }
     if (item.contains("rule")) {
@@ -154,18 +157,29 @@ Listed ListJson(const TestNetns& ns) {
   return l;
 }
 
-void ExpectHolds(const TestNetns& ns, const ServiceSet& set) {
-  const Ruleset rs = BuildRuleset(set);
+constexpr EndpointDispatch kShapes[] = {
+    EndpointDispatch::kAnonymousMap, EndpointDispatch::kSharedMap, EndpointDispatch::kRuleCascade};
+
+void ExpectHolds(const TestNetns& ns, const ServiceSet& set,
+                 EndpointDispatch dispatch = EndpointDispatch::kAnonymousMap) {
+  const Ruleset rs = BuildRuleset(set, {.dispatch = dispatch});
   const Listed l = ListJson(ns);
   ASSERT_EQ(l.service_ips.size(), rs.services.size());
   EXPECT_EQ(l.chains.size(), rs.Chains());
+  const bool shared = dispatch == EndpointDispatch::kSharedMap;
+  EXPECT_EQ(l.service_endpoints.size(), shared ? rs.Endpoints() : 0);
   for (const ServiceChain& sc : rs.services) {
     const std::string key = FormatIpv4(sc.vip) + " . " + std::string(ProtocolName(sc.protocol)) +
                             " . " + std::to_string(sc.port);
     ASSERT_TRUE(l.service_ips.count(key)) << key;
     EXPECT_EQ(l.service_ips.at(key), sc.name);
     EXPECT_EQ(l.rules_per_chain.count(sc.name) ? l.rules_per_chain.at(sc.name) : 0,
-              kRulesPerServiceChain);
+              rs.RulesInServiceChain(sc));
+    for (size_t i = 0; shared && i < sc.endpoints.size(); ++i) {
+      const std::string ek = key + " . " + std::to_string(i);
+      EXPECT_EQ(l.service_endpoints.count(ek) ? l.service_endpoints.at(ek) : "",
+                sc.endpoints[i].name);
+    }
     for (const EndpointChain& ep : sc.endpoints) {
       ASSERT_TRUE(l.chains.count(ep.name)) << ep.name;
       EXPECT_EQ(l.rules_per_chain.count(ep.name) ? l.rules_per_chain.at(ep.name) : 0,
@@ -196,6 +210,24 @@ TEST_F(NftablesIntegrationTest, NetlinkSyncHoldsEveryServiceAndEndpoint) {
   EXPECT_DOUBLE_EQ(st.wall_s, *st.build_s + *st.commit_s);
   EXPECT_EQ(st.rules, BuildRuleset(set).Rules());
   EXPECT_GT(st.payload_bytes, 50u * 1000);
+}
+
+TEST_F(NftablesIntegrationTest, EveryShapeHoldsEveryServiceAndEndpoint) {
+  for (const EndpointDispatch d : kShapes) {
+    TestNetns ns;
+    auto driver = MakeNftablesDriver(NftTransport::kNetlink, ns.Context(), d);
+    EXPECT_EQ(driver->Name(), NftablesDriverName(NftTransport::kNetlink, d));
+    ServiceSet set = Set(40, 2);
+    set.ports[5].endpoints.push_back(set.ports[6].endpoints[0]);  // a second endpoint count
+    const CommitStats st = driver->Sync(set, {});
+    ExpectHolds(ns, set, d);
+    EXPECT_EQ(st.rules, BuildRuleset(set, {.dispatch = d}).Rules());
+    driver->Sync(set, {});  // warm
+    ExpectHolds(ns, set, d);
+    auto cli = MakeNftablesDriver(NftTransport::kCli, ns.Context(), d);
+    cli->Sync(set, cli->Render(set));
+    ExpectHolds(ns, set, d);
+  }
 }
 
 TEST_F(NftablesIntegrationTest, WarmSyncReplacesEverything) {
@@ -274,21 +306,33 @@ TEST_F(NftablesIntegrationTest, ServiceWithoutEndpointsIsADriverError) {
 
 // The netlink batch and the nft text describe the same table, byte for byte as nft lists it:
 // the bytecode, key types and user data are what nft itself would have sent.
+// For every shape, and for kube-proxy's also with the batch exactly as nft would send it.
 TEST_F(NftablesIntegrationTest, NetlinkAndTextListIdentically) {
-  TestNetns a;
-  TestNetns b;
-  const ServiceSet set = Set(25, 3);
-  NetlinkDriver driver(a.Context());
-  driver.Sync(set, {});
-  const std::filesystem::path file = std::filesystem::temp_directory_path() /
-                                     ("svcbench-nft-" + std::to_string(getpid()) + ".nft");
-  std::ofstream(file) << RenderNftText(BuildRuleset(set));
-  const CmdResult r = b.Exec("nft -f " + file.string());
-  std::filesystem::remove(file);
-  ASSERT_EQ(r.status, 0) << r.out;
-  const std::string via_netlink = a.ListTable();
-  ASSERT_FALSE(via_netlink.empty());
-  EXPECT_EQ(via_netlink, b.ListTable());
+  struct Case {
+    EndpointDispatch dispatch;
+    BatchOrder order;
+  };
+  for (const Case c : {Case{EndpointDispatch::kAnonymousMap, BatchOrder::kBindsFirst},
+                       Case{EndpointDispatch::kAnonymousMap, BatchOrder::kAsText},
+                       Case{EndpointDispatch::kSharedMap, BatchOrder::kBindsFirst},
+                       Case{EndpointDispatch::kRuleCascade, BatchOrder::kBindsFirst}}) {
+    TestNetns a;
+    TestNetns b;
+    ServiceSet set = Set(25, 3);
+    set.ports[2].endpoints.pop_back();  // two endpoint counts
+    const RulesetOptions ro{.dispatch = c.dispatch};
+    NetlinkDriver driver(a.Context(), {.order = c.order, .ruleset = ro});
+    driver.Sync(set, {});
+    const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                       ("svcbench-nft-" + std::to_string(getpid()) + ".nft");
+    std::ofstream(file) << RenderNftText(BuildRuleset(set, ro));
+    const CmdResult r = b.Exec("nft -f " + file.string());
+    std::filesystem::remove(file);
+    ASSERT_EQ(r.status, 0) << r.out;
+    const std::string via_netlink = a.ListTable();
+    ASSERT_FALSE(via_netlink.empty());
+    EXPECT_EQ(via_netlink, b.ListTable()) << EndpointDispatchName(c.dispatch);
+  }
 }
 
 TEST_F(NftablesIntegrationTest, CliDriverSyncsAndClears) {
@@ -336,10 +380,11 @@ void InNetns(int netns_fd, F&& fn) {
   t.join();
 }
 
-// A connection to a VIP is answered by one of that service's endpoints. Everything happens in
-// one namespace: the client's packets take the nat-output hook, are DNATed to an endpoint, and
-// loop back to a listener that answers with the address the client was redirected to.
-TEST_F(NftablesIntegrationTest, ConnectionThroughVipReachesAnEndpoint) {
+// A connection to a VIP is answered by one of that service's endpoints, and every endpoint gets
+// picked. Everything happens in one namespace: the client's packets take the nat-output hook,
+// are DNATed to an endpoint, and loop back to a listener that answers with the address the
+// client was redirected to.
+void ExpectConnectionsReachEndpoints(EndpointDispatch dispatch) {
   TestNetns ns;
   // No dummy or veth needed (this kernel may lack the modules): VIPs and backends are both
   // local. Without the DNAT a connection to VIP:80 is refused, as nothing listens on port 80.
@@ -352,7 +397,7 @@ TEST_F(NftablesIntegrationTest, ConnectionThroughVipReachesAnEndpoint) {
     ASSERT_EQ(r.status, 0) << cmd << ": " << r.out;
   }
   const ServiceSet set = Set(200);
-  auto driver = MakeNftablesDriver(NftTransport::kNetlink, ns.Context());
+  auto driver = MakeNftablesDriver(NftTransport::kNetlink, ns.Context(), dispatch);
   driver->Sync(set, {});
 
   int listener = -1;
@@ -415,16 +460,28 @@ TEST_F(NftablesIntegrationTest, ConnectionThroughVipReachesAnEndpoint) {
     for (const Endpoint& ep : sp.endpoints) {
       allowed.insert(FormatIpv4(ep.ip) + ":" + std::to_string(ep.port));
     }
-    for (int i = 0; i < 6; ++i) {
+    // Each of the 2 endpoints is picked with probability 1/2: 20 connections all answered by
+    // the same one would happen once in 2^19 runs.
+    std::set<std::string> seen;
+    for (int i = 0; i < 20; ++i) {
       const std::string got = connect_to(sp);
       EXPECT_TRUE(allowed.count(got))
           << "service " << index << " (" << FormatIpv4(sp.vip) << ") answered by '" << got << "'";
+      seen.insert(got);
     }
+    EXPECT_EQ(seen, allowed) << "service " << index << ": not every endpoint was picked";
   }
   stop = true;
   shutdown(listener, SHUT_RDWR);
   close(listener);
   server.join();
+}
+
+TEST_F(NftablesIntegrationTest, ConnectionThroughVipReachesAnEndpoint) {
+  for (const EndpointDispatch d : kShapes) {
+    SCOPED_TRACE(EndpointDispatchName(d));
+    ExpectConnectionsReachEndpoints(d);
+  }
 }
 
 }  // namespace

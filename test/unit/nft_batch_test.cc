@@ -14,6 +14,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -28,6 +29,7 @@ namespace {
 struct ParsedSet {
   std::string name;
   uint32_t flags = 0, key_type = 0, key_len = 0, data_type = 0, desc_size = 0, id = 0;
+  std::vector<uint8_t> udata;
 };
 
 struct ParsedElem {
@@ -42,7 +44,10 @@ struct ParsedRule {
   std::string chain;
   std::vector<std::string> exprs;  // expression names in order
   std::string jump_chain;          // immediate verdict target, if any
+  uint32_t verdict = 0;            // of that immediate
   std::string lookup_set;
+  uint32_t lookup_set_id = 0;
+  uint32_t numgen_mod = 0, numgen_dreg = 0;
   std::vector<uint8_t> imm_data;  // data of immediates, concatenated
 };
 
@@ -136,6 +141,11 @@ void ParseMessage(const nlmsghdr* nlh, Parsed* out) {
       if (nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE)) {
         ps.desc_size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
       }
+      if (nftnl_set_is_set(s, NFTNL_SET_USERDATA)) {
+        uint32_t len = 0;
+        const void* u = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &len);
+        ps.udata = Bytes(u, len);
+      }
       out->sets.push_back(ps);
       nftnl_set_free(s);
       break;
@@ -149,7 +159,7 @@ void ParseMessage(const nlmsghdr* nlh, Parsed* out) {
       for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it); e != nullptr;
            e = nftnl_set_elems_iter_next(it)) {
         ParsedElem pe;
-        pe.set = nftnl_set_get_str(s, NFTNL_SET_NAME);
+        if (nftnl_set_is_set(s, NFTNL_SET_NAME)) pe.set = nftnl_set_get_str(s, NFTNL_SET_NAME);
         if (nftnl_set_is_set(s, NFTNL_SET_ID)) pe.set_id = nftnl_set_get_u32(s, NFTNL_SET_ID);
         uint32_t len = 0;
         const void* key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
@@ -171,8 +181,15 @@ void ParseMessage(const nlmsghdr* nlh, Parsed* out) {
       for (nftnl_expr* e = nftnl_expr_iter_next(it); e != nullptr; e = nftnl_expr_iter_next(it)) {
         const std::string name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
         pr.exprs.push_back(name);
-        if (name == "immediate" && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) {
-          pr.jump_chain = nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN);
+        if (name == "immediate" && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
+          pr.verdict = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+          if (nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) {
+            pr.jump_chain = nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN);
+          }
+        }
+        if (name == "numgen") {
+          pr.numgen_mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
+          pr.numgen_dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_DREG);
         }
         if (name == "immediate" && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DATA)) {
           uint32_t len = 0;
@@ -180,7 +197,10 @@ void ParseMessage(const nlmsghdr* nlh, Parsed* out) {
           const auto b = Bytes(d, len);
           pr.imm_data.insert(pr.imm_data.end(), b.begin(), b.end());
         }
-        if (name == "lookup") pr.lookup_set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+        if (name == "lookup") {
+          pr.lookup_set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+          pr.lookup_set_id = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SET_ID);
+        }
       }
       nftnl_expr_iter_destroy(it);
       out->rules.push_back(pr);
@@ -223,7 +243,7 @@ Ruleset SmallRuleset() {
 
 TEST(NftBatchTest, FramesOneTransaction) {
   const Ruleset rs = SmallRuleset();
-  const Batch batch = BuildFullSyncBatch(rs, {.first_seq = 100});
+  const Batch batch = BuildFullSyncBatch(rs, {.ack = AckMode::kEveryMessage, .first_seq = 100});
   const Parsed p = ParseBatch(batch);
   ASSERT_GE(p.types.size(), 3u);
   EXPECT_EQ(p.types.front(), NFNL_MSG_BATCH_BEGIN);
@@ -241,8 +261,8 @@ TEST(NftBatchTest, FramesOneTransaction) {
   EXPECT_TRUE(p.table_comment);
 }
 
-TEST(NftBatchTest, LastMessageAckModeAsksOnce) {
-  const Batch batch = BuildFullSyncBatch(SmallRuleset(), {.ack = AckMode::kLastMessage});
+TEST(NftBatchTest, LastMessageAckModeAsksOnceAndIsTheDefault) {
+  const Batch batch = BuildFullSyncBatch(SmallRuleset());
   const Parsed p = ParseBatch(batch);
   size_t acked = 0;
   for (size_t i = 0; i < p.flags.size(); ++i) {
@@ -286,7 +306,8 @@ TEST(NftBatchTest, SetsAndElementsMatchModel) {
   std::map<uint32_t, size_t> service_of_map;  // anonymous map id -> service index
   for (size_t i = 0; i < rs.services.size(); ++i) {
     const ParsedSet& m = p.sets[1 + i];
-    EXPECT_EQ(m.name, "__map%d");
+    // Numbered as the kernel numbers anonymous sets of a new table.
+    EXPECT_EQ(m.name, "__map" + std::to_string(i));
     EXPECT_EQ(m.flags, static_cast<uint32_t>(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP));
     EXPECT_EQ(m.key_len, 4u);
     EXPECT_EQ(m.desc_size, rs.services[i].endpoints.size());
@@ -302,6 +323,7 @@ TEST(NftBatchTest, SetsAndElementsMatchModel) {
       EXPECT_TRUE(service_ips.emplace(std::string(e.key.begin(), e.key.end()), e.chain).second)
           << "duplicate element";
     } else {
+      EXPECT_EQ(e.set, "") << "anonymous maps' elements are addressed by set id only";
       ASSERT_EQ(e.key.size(), 4u);
       uint32_t k;
       std::memcpy(&k, e.key.data(), 4);
@@ -336,15 +358,17 @@ TEST(NftBatchTest, RulesMatchModel) {
   EXPECT_EQ(by_chain["masquerading"].size(), 3u);
   EXPECT_EQ(by_chain["masquerading"][2]->exprs, (std::vector<std::string>{"masq"}));
 
-  for (const ServiceChain& sc : rs.services) {
+  for (size_t i = 0; i < rs.services.size(); ++i) {
+    const ServiceChain& sc = rs.services[i];
     const auto& rules = by_chain[sc.name];
-    ASSERT_EQ(rules.size(), kRulesPerServiceChain) << sc.name;
+    ASSERT_EQ(rules.size(), 2u) << sc.name;
     // ip daddr, (meta l4proto, tcp dport), ip saddr != /8, jump
     EXPECT_EQ(rules[0]->exprs, (std::vector<std::string>{"payload", "cmp", "meta", "cmp", "payload",
                                                          "cmp", "payload", "cmp", "immediate"}));
     EXPECT_EQ(rules[0]->jump_chain, "mark-for-masquerade");
     EXPECT_EQ(rules[1]->exprs, (std::vector<std::string>{"numgen", "lookup"}));
-    EXPECT_EQ(rules[1]->lookup_set, "__map%d");
+    EXPECT_EQ(rules[1]->lookup_set, "__map" + std::to_string(i));
+    EXPECT_EQ(rules[1]->numgen_mod, sc.endpoints.size());
     for (const EndpointChain& ep : sc.endpoints) {
       const auto& er = by_chain[ep.name];
       ASSERT_EQ(er.size(), kRulesPerEndpointChain) << ep.name;
@@ -362,17 +386,47 @@ TEST(NftBatchTest, RulesMatchModel) {
   }
 }
 
+// What nft itself would send for the same text.
+constexpr BatchOptions kAsNft = {.ack = AckMode::kEveryMessage,
+                                 .order = BatchOrder::kAsText,
+                                 .number_anonymous_sets = false,
+                                 .elements_by_set_id = false};
+
+TEST(NftBatchTest, AsNftOptionsSendNftsTemplateNamesInTextOrder) {
+  const Ruleset rs = SmallRuleset();
+  const Parsed p = ParseBatch(BuildFullSyncBatch(rs, kAsNft));
+  ASSERT_EQ(p.sets.size(), 1 + rs.services.size());
+  for (size_t i = 1; i < p.sets.size(); ++i) EXPECT_EQ(p.sets[i].name, "__map%d");
+  for (const ParsedElem& e : p.elems) {
+    if (e.set != "service-ips") {
+      EXPECT_EQ(e.set, "__map%d");
+    }
+  }
+  // Text order: each service's numgen rule is followed by its own endpoint rules.
+  std::vector<std::string> chains_in_order;
+  for (const ParsedRule& r : p.rules) chains_in_order.push_back(r.chain);
+  const auto numgen =
+      std::find(chains_in_order.begin(), chains_in_order.end(), rs.services[0].name) + 1;
+  ASSERT_NE(numgen, chains_in_order.end());
+  EXPECT_EQ(*(numgen + 1), rs.services[0].endpoints[0].name);
+  for (const ParsedRule& r : p.rules) {
+    if (r.exprs.front() == "numgen") {
+      EXPECT_EQ(r.lookup_set, "__map%d");
+    }
+  }
+}
+
 TEST(NftBatchTest, BindsFirstOrderCarriesTheSameObjects) {
   const Ruleset rs =
       BuildRuleset(Generate({.seed = 9, .services = 40, .endpoints_per_service = 3}));
-  const Parsed text_order = ParseBatch(BuildFullSyncBatch(rs));
-  const Parsed binds_first = ParseBatch(BuildFullSyncBatch(rs, {.order = BatchOrder::kBindsFirst}));
+  const Parsed text_order = ParseBatch(BuildFullSyncBatch(rs, kAsNft));
+  const Parsed binds_first = ParseBatch(BuildFullSyncBatch(rs));
   EXPECT_EQ(std::multiset<std::string>(binds_first.chains.begin(), binds_first.chains.end()),
             std::multiset<std::string>(text_order.chains.begin(), text_order.chains.end()));
   EXPECT_EQ(binds_first.rules.size(), text_order.rules.size());
   EXPECT_EQ(binds_first.elems.size(), text_order.elems.size());
-  // Every numgen rule (the binds) precedes every endpoint rule; within a service chain the
-  // masquerade rule still comes first, since rules are appended.
+  // Every numgen rule (the binds) precedes every endpoint rule; within each chain the rules keep
+  // their order, since rules are appended.
   size_t last_numgen = 0, first_dnat = binds_first.rules.size();
   for (size_t i = 0; i < binds_first.rules.size(); ++i) {
     const ParsedRule& r = binds_first.rules[i];
@@ -380,10 +434,105 @@ TEST(NftBatchTest, BindsFirstOrderCarriesTheSameObjects) {
     if (r.exprs.back() == "nat" && first_dnat == binds_first.rules.size()) first_dnat = i;
   }
   EXPECT_LT(last_numgen, first_dnat);
-  std::map<std::string, std::vector<std::string>> first_expr;
-  for (const ParsedRule& r : binds_first.rules) first_expr[r.chain].push_back(r.exprs.front());
+  std::map<std::string, std::vector<std::vector<std::string>>> by_chain_text, by_chain_binds;
+  for (const ParsedRule& r : text_order.rules) by_chain_text[r.chain].push_back(r.exprs);
+  for (const ParsedRule& r : binds_first.rules) by_chain_binds[r.chain].push_back(r.exprs);
+  EXPECT_EQ(by_chain_binds, by_chain_text);
+}
+
+// Rules by chain, in order.
+std::map<std::string, std::vector<const ParsedRule*>> ByChain(const Parsed& p) {
+  std::map<std::string, std::vector<const ParsedRule*>> by_chain;
+  for (const ParsedRule& r : p.rules) by_chain[r.chain].push_back(&r);
+  return by_chain;
+}
+
+TEST(NftBatchTest, SharedMapHoldsEveryEndpointUnderItsServiceKey) {
+  const Ruleset rs = BuildRuleset(Generate({.seed = 3, .services = 30, .endpoints_per_service = 2}),
+                                  {.dispatch = EndpointDispatch::kSharedMap});
+  // A service with three endpoints, for a second dispatch chain.
+  Ruleset mixed = rs;
+  mixed.services[4].endpoints.push_back(mixed.services[5].endpoints[0]);
+  const Batch batch = BuildFullSyncBatch(mixed);
+  const Parsed p = ParseBatch(batch);
+  EXPECT_EQ(batch.Sets(), 2u);
+  ASSERT_EQ(p.sets.size(), 2u);
+  const ParsedSet& m = p.sets[1];
+  EXPECT_EQ(m.name, "service-endpoints");
+  EXPECT_EQ(m.flags, static_cast<uint32_t>(NFT_SET_MAP));
+  EXPECT_EQ(m.key_len, 16u);
+  EXPECT_EQ(m.key_type, ((((7u << 6) | 12u) << 6 | 13u) << 6) | 4u);  // ... . integer
+  EXPECT_EQ(m.data_type, static_cast<uint32_t>(NFT_DATA_VERDICT));
+  EXPECT_EQ(m.udata.size(), 126u);
+
+  EXPECT_EQ(mixed.DispatchModuli(), (std::vector<uint32_t>{2, 3}));
+  EXPECT_EQ(p.chains.size(), mixed.Chains());
+  EXPECT_EQ(p.rules.size(), mixed.Rules() + std::size(kBaseChains));
+  auto by_chain = ByChain(p);
+  for (const uint32_t mod : {2u, 3u}) {
+    const auto& d = by_chain[DispatchChainName(mod)];
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0]->exprs,
+              (std::vector<std::string>{"payload", "meta", "payload", "numgen", "lookup"}));
+    EXPECT_EQ(d[0]->numgen_mod, mod);
+    EXPECT_EQ(d[0]->numgen_dreg, static_cast<uint32_t>(NFT_REG32_03));
+    EXPECT_EQ(d[0]->lookup_set, "service-endpoints");
+    EXPECT_EQ(d[0]->lookup_set_id, m.id);
+  }
+
+  std::map<std::string, std::string> endpoint_of;  // 16-byte key -> chain
+  for (const ParsedElem& e : p.elems) {
+    if (e.set != "service-endpoints") continue;
+    EXPECT_EQ(e.verdict, static_cast<uint32_t>(NFT_GOTO));
+    EXPECT_TRUE(endpoint_of.emplace(std::string(e.key.begin(), e.key.end()), e.chain).second);
+  }
+  EXPECT_EQ(endpoint_of.size(), mixed.Endpoints());
+  for (const ServiceChain& sc : mixed.services) {
+    const auto& rules = by_chain[sc.name];
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules[1]->exprs, (std::vector<std::string>{"immediate"}));
+    EXPECT_EQ(rules[1]->verdict, static_cast<uint32_t>(NFT_GOTO));
+    EXPECT_EQ(rules[1]->jump_chain, DispatchChainName(sc.endpoints.size()));
+    for (uint32_t i = 0; i < sc.endpoints.size(); ++i) {
+      std::string key = ServiceKey(sc);
+      key.append(reinterpret_cast<const char*>(&i), sizeof(i));  // host order, as numgen
+      ASSERT_TRUE(endpoint_of.count(key)) << sc.name << " " << i;
+      EXPECT_EQ(endpoint_of.at(key), sc.endpoints[i].name);
+    }
+  }
+  // The dispatch rules bind the map before any element is added to it.
+  size_t first_elem_msg = p.types.size(), last_dispatch_rule = 0, rule = 0;
+  for (size_t i = 0; i < p.types.size(); ++i) {
+    if (p.types[i] == NFT_MSG_NEWSETELEM && first_elem_msg == p.types.size()) first_elem_msg = i;
+    if (p.types[i] == NFT_MSG_NEWRULE) {
+      if (p.rules[rule].chain.rfind(kDispatchChainPrefix, 0) == 0) last_dispatch_rule = i;
+      ++rule;
+    }
+  }
+  EXPECT_LT(last_dispatch_rule, first_elem_msg);
+}
+
+TEST(NftBatchTest, RuleCascadeGivesEachEndpointItsShare) {
+  const Ruleset rs = BuildRuleset(Generate({.seed = 3, .services = 10, .endpoints_per_service = 3}),
+                                  {.dispatch = EndpointDispatch::kRuleCascade});
+  const Parsed p = ParseBatch(BuildFullSyncBatch(rs));
+  EXPECT_EQ(p.sets.size(), 1u);  // service-ips only
+  EXPECT_EQ(p.rules.size(), rs.Rules() + std::size(kBaseChains));
+  auto by_chain = ByChain(p);
   for (const ServiceChain& sc : rs.services) {
-    EXPECT_EQ(first_expr[sc.name], (std::vector<std::string>{"payload", "numgen"})) << sc.name;
+    const auto& rules = by_chain[sc.name];
+    ASSERT_EQ(rules.size(), 1 + sc.endpoints.size());
+    for (size_t i = 0; i < sc.endpoints.size(); ++i) {
+      const ParsedRule& r = *rules[1 + i];
+      EXPECT_EQ(r.jump_chain, sc.endpoints[i].name);
+      EXPECT_EQ(r.verdict, static_cast<uint32_t>(NFT_GOTO));
+      if (i + 1 < sc.endpoints.size()) {
+        EXPECT_EQ(r.exprs, (std::vector<std::string>{"numgen", "cmp", "immediate"}));
+        EXPECT_EQ(r.numgen_mod, sc.endpoints.size() - i);
+      } else {
+        EXPECT_EQ(r.exprs, (std::vector<std::string>{"immediate"}));
+      }
+    }
   }
 }
 
@@ -443,6 +592,41 @@ TEST(NftBatchTest, DescribeNamesTheElementAtTheKernelsOffset) {
   EXPECT_EQ(desc, "NEWSETELEM service-ips " + FormatIpv4(sc.vip) + " . tcp . " +
                       std::to_string(sc.port) + " (goto " + sc.name + ")");
   EXPECT_EQ(batch.Describe(seq, rs, std::nullopt), "NEWSETELEM service-ips");
+}
+
+TEST(NftBatchTest, DescribeNamesASharedMapElement) {
+  const Ruleset rs = BuildRuleset(Generate({.seed = 42, .services = 3, .endpoints_per_service = 2}),
+                                  {.dispatch = EndpointDispatch::kSharedMap});
+  const Batch batch = BuildFullSyncBatch(rs);
+  uint32_t seq = 0;
+  for (uint32_t s = batch.BeginSeq(); s <= batch.LastSeq(); ++s) {
+    if (batch.Ref(s)->kind == MsgKind::kServiceEndpointsElems) seq = s;
+  }
+  ASSERT_NE(seq, 0u);
+  const nlmsghdr* nlh = batch.FindMessage(seq);
+  ASSERT_NE(nlh, nullptr);
+  // Elements: service 0's endpoints 0 and 1, then service 1's.
+  const ServiceChain& sc = rs.services[1];
+  EXPECT_EQ(batch.Describe(seq, rs, ElementOffset(nlh, 3)),
+            "NEWSETELEM service-endpoints " + FormatIpv4(sc.vip) + " . tcp . " +
+                std::to_string(sc.port) + " . 1 (goto " + sc.endpoints[1].name + ")");
+  bool saw_goto = false, saw_dispatch = false;
+  for (uint32_t s = batch.BeginSeq(); s <= batch.LastSeq(); ++s) {
+    const MsgRef* ref = batch.Ref(s);
+    const std::string d = batch.Describe(s, rs, std::nullopt);
+    if (ref->kind == MsgKind::kDispatchGotoRule && ref->service == 2) {
+      EXPECT_EQ(d, "NEWRULE " + rs.services[2].name + " goto endpoints-mod-2");
+      saw_goto = true;
+    }
+    if (ref->kind == MsgKind::kDispatchRule) {
+      EXPECT_EQ(d,
+                "NEWRULE endpoints-mod-2 ip daddr . meta l4proto . th dport . numgen random mod 2 "
+                "vmap @service-endpoints");
+      saw_dispatch = true;
+    }
+  }
+  EXPECT_TRUE(saw_goto);
+  EXPECT_TRUE(saw_dispatch);
 }
 
 TEST(NftBatchTest, DescribeNamesRulesAndChains) {

@@ -60,6 +60,26 @@ TEST(NftRulesetTest, CountsFollowTheLayout) {
   }
 }
 
+TEST(NftRulesetTest, CountsFollowTheDispatchShape) {
+  ServiceSet set = Generate({.seed = 42, .services = 3, .endpoints_per_service = 2});
+  set.ports[2].endpoints.push_back(set.ports[0].endpoints[0]);  // 2, 2 and 3 endpoints
+  const Ruleset anon = BuildRuleset(set);
+  EXPECT_EQ(anon.DispatchModuli(), std::vector<uint32_t>{});
+  EXPECT_EQ(anon.RulesInServiceChain(anon.services[2]), 2u);
+
+  const Ruleset shared = BuildRuleset(set, {.dispatch = EndpointDispatch::kSharedMap});
+  EXPECT_EQ(shared.DispatchModuli(), (std::vector<uint32_t>{2, 3}));
+  // Plus one dispatch chain with one rule per distinct endpoint count.
+  EXPECT_EQ(shared.Chains(), anon.Chains() + 2);
+  EXPECT_EQ(shared.Rules(), anon.Rules() + 2);
+  EXPECT_EQ(DispatchChainName(3), "endpoints-mod-3");
+
+  const Ruleset cascade = BuildRuleset(set, {.dispatch = EndpointDispatch::kRuleCascade});
+  EXPECT_EQ(cascade.RulesInServiceChain(cascade.services[2]), 4u);
+  EXPECT_EQ(cascade.Chains(), anon.Chains());
+  EXPECT_EQ(cascade.Rules(), anon.Rules() + (2 - 1) + (2 - 1) + (3 - 1));
+}
+
 TEST(NftRulesetTest, RejectsServicePortWithoutEndpoints) {
   ServiceSet set = Generate({.seed = 1, .services = 2});
   set.ports[1].endpoints.clear();

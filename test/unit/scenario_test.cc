@@ -384,14 +384,16 @@ TEST(ScenarioErrors, UnknownBackendSuggestsAndListsValidOnes) {
   EXPECT_TRUE(IsError(ErrorOf("name: t\nbackends: [iptables-nft, iptables-legasy]\n"), "t.yaml", 2,
                       26,
                       "backends[1]: expected a backend name (one of iptables-legacy, "
-                      "iptables-nft, iptc, nftables, nftables-cli, ebpf, ipvs), got the string "
+                      "iptables-nft, iptc, nftables, nftables-cli, nftables-shared-map, "
+                      "nftables-cli-shared-map, ebpf, ipvs), got the string "
                       "'iptables-legasy'; did you mean 'iptables-legacy'?"));
 }
 
 TEST(ScenarioErrors, UnknownBackendFarFromAnyHasNoSuggestion) {
   EXPECT_TRUE(IsError(ErrorOf("name: t\nbackends:\n  - cilium\n"), "t.yaml", 3, 5,
                       "backends[0]: expected a backend name (one of iptables-legacy, "
-                      "iptables-nft, iptc, nftables, nftables-cli, ebpf, ipvs), got the string "
+                      "iptables-nft, iptc, nftables, nftables-cli, nftables-shared-map, "
+                      "nftables-cli-shared-map, ebpf, ipvs), got the string "
                       "'cilium'"));
 }
 
