@@ -183,8 +183,8 @@ class ContentionCellRun : public CellRun {
     const auto family = contention::FamilyOf(env.backend);
     if (!family) {
       throw DriverError(fmt::format(
-          "contention: no small writers for backend {} (iptables-legacy, iptables-nft, iptc, "
-          "nftables, nftables-cli have them)",
+          "contention: no small writers for backend {} (iptables-legacy, iptables-nft, iptc and "
+          "the nftables backends have them)",
           env.backend));
     }
     family_ = *family;

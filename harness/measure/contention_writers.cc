@@ -43,7 +43,8 @@ std::vector<std::string> XtablesRestoreArgv(Family f, int wait_s) {
 std::optional<Family> FamilyOf(std::string_view backend) {
   if (backend == "iptables-legacy" || backend == "iptc") return Family::kXtablesLegacy;
   if (backend == "iptables-nft") return Family::kXtablesNft;
-  if (backend == "nftables" || backend == "nftables-cli") return Family::kNftables;
+  // nftables, nftables-cli and their -shared-map shapes.
+  if (backend.starts_with("nftables")) return Family::kNftables;
   return std::nullopt;
 }
 

@@ -17,7 +17,7 @@ enum class Family { kXtablesLegacy, kXtablesNft, kNftables };
 
 // The family whose small writers contend with `backend`'s big writer, or nullopt when the
 // measurement has none for it. iptc shares the legacy tables and lock with iptables-legacy;
-// both nftables transports share nf_tables with nft.
+// every nftables backend (both transports, both ruleset shapes) shares nf_tables with nft.
 std::optional<Family> FamilyOf(std::string_view backend);
 
 enum class Op { kCheck, kWrite, kRestore };

@@ -27,6 +27,8 @@ TEST(ContentionWriters, FamilyOfEveryBackend) {
   EXPECT_EQ(FamilyOf("iptables-nft"), Family::kXtablesNft);
   EXPECT_EQ(FamilyOf("nftables"), Family::kNftables);
   EXPECT_EQ(FamilyOf("nftables-cli"), Family::kNftables);
+  EXPECT_EQ(FamilyOf("nftables-shared-map"), Family::kNftables);
+  EXPECT_EQ(FamilyOf("nftables-cli-shared-map"), Family::kNftables);
   EXPECT_FALSE(FamilyOf("ebpf"));
   EXPECT_FALSE(FamilyOf("ipvs"));
 }
