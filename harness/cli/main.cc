@@ -107,7 +107,11 @@ int CmdRun(const std::string& file, const std::vector<std::string>& sets, std::s
   LabTestbedOptions lab;
   lab.run_id = run_id;
   lab.lock_wait_s = sc.lock_wait_s;
-  if (sc.sync) lab.commit_timeout_s = sc.sync->timeout_s;
+  if (sc.sync) {
+    lab.commit_timeout_s = sc.sync->timeout_s;
+  } else if (sc.contention) {
+    lab.commit_timeout_s = sc.contention->timeout_s;
+  }
   if (sc.xtables_lock == "private") {
     fs::create_directories("/run/svcbench");
     lab.xtables_lockfile = fmt::format("/run/svcbench/{}.xtables.lock", run_id);

@@ -13,6 +13,7 @@ class LabTestbed : public Testbed {
       : lab_opts_(lab_opts), lab_(lab_opts) {
     ctx.netns_fd = lab_.NodeFd();
     ctx.netns_name = lab_.NodeNs();
+    ctx_ = ctx;
     driver_ = MakeDriver(backend, ctx);
     if (!driver_) throw DriverError(fmt::format("backend {} is not implemented yet", backend));
   }
@@ -31,11 +32,13 @@ class LabTestbed : public Testbed {
     }
     return reference_.get();
   }
+  DriverContext context() const override { return ctx_; }
 
  private:
   LabOptions lab_opts_;
   Lab lab_;
   std::unique_ptr<Lab> reference_;  // no driver ever touches its node
+  DriverContext ctx_;
   std::unique_ptr<Driver> driver_;
 };
 

@@ -12,6 +12,7 @@ struct LabTestbedOptions {
   std::string run_id;
   std::string xtables_lockfile;  // empty: the host's lock (scenario asked for it)
   int lock_wait_s = 5;
+  // The bound of one commit: sync.timeout, else contention.timeout (0: the drivers' own guard).
   double commit_timeout_s = 0;
 };
 

@@ -33,6 +33,9 @@ class Testbed {
   // A second lab, wired like lab() but whose node holds no rules at all (no NAT, so no
   // conntrack either), made on first use: the latency floor. nullptr where there is none.
   virtual Lab* reference_lab() { return nullptr; }
+  // What the driver was bound to (node namespace fd, xtables lock file and -w, commit bound), for
+  // a measurement that runs the backend's tools beside it (contention). Empty for fakes.
+  virtual DriverContext context() const { return {}; }
 
   // Whether the node holds exactly the ServiceSet of this cell. A measurement that needs the
   // rules in place calls EnsureSynced; one that changes them calls MarkSynced(false).

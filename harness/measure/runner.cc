@@ -140,8 +140,10 @@ RunOutcome RunScenario(const Scenario& sc, const RunOptions& opts, const Testbed
         progress.Line("cell {}/{}: {} at {} services: setting up", c.number, total_cells, c.backend,
                       services);
         if (const auto t = timed_out_at.find(c.backend); t != timed_out_at.end()) {
-          c.error = fmt::format("skipped: a sync timed out at {} services (sync.timeout {} s)",
-                                t->second, sc.sync ? sc.sync->timeout_s : 0);
+          c.error = fmt::format(
+              "skipped: a sync timed out at {} services ({}.timeout {} s)", t->second,
+              sc.sync ? "sync" : "contention",
+              sc.sync ? sc.sync->timeout_s : (sc.contention ? sc.contention->timeout_s : 0));
           progress.Line("  {} {}", c.backend, *c.error);
           cells.push_back(std::move(c));
           continue;

@@ -48,12 +48,14 @@ const std::vector<std::string> kThroughputKeys = {"concurrency", "duration", "ro
 const std::vector<std::string> kTcpProbes = {"tcp-connect", "established"};
 const std::vector<std::string> kUdpProbes = {"udp"};
 const std::vector<std::string> kPositions = {"first", "middle", "last", "random", "direct"};
+const std::vector<std::string> kContentionKeys = {
+    "repetitions", "contenders", "mix", "interval", "wait", "duration", "timeout", "table"};
 const std::vector<std::string> kXtablesKeys = {"lock", "wait"};
 
-const std::vector<std::string> kImplementedMeasurements = {"sync", "latency", "throughput"};
+const std::vector<std::string> kImplementedMeasurements = {"sync", "latency", "throughput",
+                                                           "contention"};
 // Named by DESIGN.md; refusing them loudly beats running a scenario without them.
-const std::vector<std::string> kPlannedMeasurements = {"update", "contention",
-                                                       "programming_latency"};
+const std::vector<std::string> kPlannedMeasurements = {"update", "programming_latency"};
 
 // Maps whose keys are metric expressions with dots in them; `--set` must not split those.
 const std::vector<std::string> kOpaqueMaps = {"slo"};
@@ -250,6 +252,30 @@ std::vector<std::string> ReadChoiceList(const YamlNode& node, const std::string&
   return out;
 }
 
+// "100ms", "2s" or 0, in min_ms..max_ms: a pause, where a bare number would be ambiguous.
+int ReadMilliseconds(const YamlNode& node, const std::string& path, uint64_t min_ms,
+                     uint64_t max_ms) {
+  static const std::regex kDuration("([0-9]+)(s|ms)|0");
+  const std::string what =
+      fmt::format("a duration in {}..{} ms (like 100ms or 1s)", min_ms, max_ms);
+  std::smatch match;
+  if (node.kind != YamlNode::Kind::kScalar || !std::regex_match(node.scalar, match, kDuration)) {
+    FailExpected(node.where, path, what, Describe(node));
+  }
+  uint64_t amount = 0;
+  const std::string digits = match[1].str();
+  if (!digits.empty() &&
+      std::from_chars(digits.data(), digits.data() + digits.size(), amount).ec != std::errc()) {
+    FailExpected(node.where, path, what, Describe(node));
+  }
+  if (match[2] == "s") {
+    if (amount > max_ms / 1000) FailExpected(node.where, path, what, Describe(node));
+    amount *= 1000;
+  }
+  if (amount < min_ms || amount > max_ms) FailExpected(node.where, path, what, Describe(node));
+  return static_cast<int>(amount);
+}
+
 void ReadBackends(const YamlNode& node, const std::string& path, Scenario& scenario) {
   const std::vector<std::string>& known = KnownBackendNames();
   const std::string what = fmt::format("a backend name (one of {})", JoinNames(known));
@@ -382,12 +408,52 @@ void ReadThroughput(const YamlNode& value, const std::string& path, Scenario& sc
   scenario.throughput = throughput;
 }
 
+void ReadContention(const YamlNode& value, const std::string& path, Scenario& scenario) {
+  ContentionOptions c;
+  if (value.kind != YamlNode::Kind::kNull) {
+    const MapView options(value, path, kContentionKeys);
+    if (const YamlNode* n = options.Get("repetitions")) {
+      c.repetitions = static_cast<uint32_t>(ReadInteger(*n, options.Path("repetitions"), 1, 100));
+    }
+    if (const YamlNode* n = options.Get("contenders")) {
+      c.contenders = static_cast<uint32_t>(ReadInteger(*n, options.Path("contenders"), 0, 64));
+    }
+    if (const YamlNode* n = options.Get("mix")) {
+      const std::string mix_path = options.Path("mix");
+      c.mix.clear();
+      for (const YamlNode& item :
+           ReadNonEmptyList(*n, mix_path, "a non-empty list of contender kinds")) {
+        c.mix.push_back(
+            ReadChoice(item, fmt::format("{}[{}]", mix_path, c.mix.size()), {"agent", "restore"}));
+      }
+    }
+    if (const YamlNode* n = options.Get("interval")) {
+      c.interval_ms = ReadMilliseconds(*n, options.Path("interval"), 0, 60000);
+    }
+    if (const YamlNode* n = options.Get("wait")) {
+      // -w 0 would be no alarm at all in iptables 1.8.9: a blocking flock that waits forever.
+      c.wait_s = ReadWholeSeconds(*n, options.Path("wait"), 1, kMaxLockWaitS);
+    }
+    if (const YamlNode* n = options.Get("duration")) {
+      c.duration_s = ReadWholeSeconds(*n, options.Path("duration"), 1, 3600);
+    }
+    if (const YamlNode* n = options.Get("timeout")) {
+      c.timeout_s = ReadWholeSeconds(*n, options.Path("timeout"), 1, kMaxSyncTimeoutS);
+    }
+    if (const YamlNode* n = options.Get("table")) {
+      c.table = ReadChoice(*n, options.Path("table"), {"filter", "nat"});
+    }
+  }
+  scenario.contention = c;
+}
+
 // Keep kImplementedMeasurements in step: it names them in errors and --help.
 const std::map<std::string, MeasurementReader>& MeasurementReaders() {
   static const std::map<std::string, MeasurementReader> readers = {
       {"sync", ReadSync},
       {"latency", ReadLatency},
       {"throughput", ReadThroughput},
+      {"contention", ReadContention},
   };
   return readers;
 }
@@ -491,6 +557,12 @@ Scenario Build(const YamlNode& root) {
     if (const YamlNode* v = xtables.Get("wait")) {
       scenario.lock_wait_s = ReadWholeSeconds(*v, xtables.Path("wait"), 0, kMaxLockWaitS);
     }
+  }
+
+  // The small writers wait as long as the big one unless told otherwise, as kube-proxy's -w 5
+  // and an agent's usually match.
+  if (scenario.contention && !scenario.contention->wait_s) {
+    scenario.contention->wait_s = scenario.lock_wait_s;
   }
 
   if (const YamlNode* n = Section(top, "slo")) {

@@ -41,6 +41,25 @@ struct ThroughputOptions {
   bool pin = false;
 };
 
+// measurements.contention: a kube-proxy-like big writer restores the full ruleset again and again
+// while small writers contend with it for `duration` (docs/metrics.md, contention).
+struct ContentionOptions {
+  uint32_t repetitions = 1;  // windows per cell
+  uint32_t contenders = 4;   // small writers running at once
+  // What each contender does, assigned round-robin: "agent" (check a rule of its own, then add
+  // or delete it: kube-proxy's EnsureRule pattern, which CNI plugins and node agents share) or
+  // "restore" (a small restore of a chain of its own).
+  std::vector<std::string> mix = {"agent"};
+  int interval_ms = 100;  // one contender's pause between iterations
+  // The small writers' -w; when the file does not set it, xtables.wait (the big writer's).
+  std::optional<int> wait_s;
+  int duration_s = 20;  // how long the contenders run per window
+  // The bound of one big write (and of the cell's untimed first sync): one still running is
+  // killed and counted in contention.big_incomplete.
+  int timeout_s = 300;
+  std::string table = "filter";  // xtables table of the small writers' chains: filter or nat
+};
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -54,6 +73,7 @@ struct Scenario {
   std::optional<SyncOptions> sync;
   std::optional<LatencyOptions> latency;
   std::optional<ThroughputOptions> throughput;
+  std::optional<ContentionOptions> contention;
   // "private" (default): a lock file of the run's own; "host": /run/xtables.lock (intrusive).
   std::string xtables_lock = "private";
   int lock_wait_s = 5;

@@ -78,6 +78,7 @@ TEST(ScenarioParse, MinimalScenarioGetsEveryDefault) {
   EXPECT_EQ(s.protocol, Protocol::kTcp);
   ASSERT_TRUE(s.sync.has_value());
   EXPECT_EQ(s.sync->repetitions, 5u);
+  EXPECT_FALSE(s.contention.has_value());
   EXPECT_EQ(s.xtables_lock, "private");
   EXPECT_EQ(s.lock_wait_s, 5);
   EXPECT_TRUE(s.slo.empty());
@@ -106,6 +107,15 @@ TEST(ScenarioParse, EveryKeyIsRead) {
   EXPECT_EQ(s.latency->rounds, 3u);
   EXPECT_DOUBLE_EQ(s.latency->timeout_s, 0.25);
   EXPECT_TRUE(s.latency->pin);
+  ASSERT_TRUE(s.contention.has_value());
+  EXPECT_EQ(s.contention->repetitions, 2u);
+  EXPECT_EQ(s.contention->contenders, 8u);
+  EXPECT_EQ(s.contention->mix, (std::vector<std::string>{"restore", "agent"}));
+  EXPECT_EQ(s.contention->interval_ms, 250);
+  EXPECT_EQ(s.contention->wait_s, 1);
+  EXPECT_EQ(s.contention->duration_s, 30);
+  EXPECT_EQ(s.contention->timeout_s, 90);
+  EXPECT_EQ(s.contention->table, "nat");
   EXPECT_EQ(s.xtables_lock, "host");
   EXPECT_EQ(s.lock_wait_s, 2);
   EXPECT_EQ(s.slo, (std::map<std::string, std::string>{{"latency.overhead.p99", "100us"},
@@ -501,10 +511,10 @@ TEST(ScenarioErrors, MissingRequiredKeyPointsAtTheEnclosingMap) {
 }
 
 TEST(ScenarioErrors, MissingMeasurements) {
-  EXPECT_TRUE(IsError(ErrorOf("name: t\nbackends: [iptables-nft]\nsweep: {services: [1]}\n"),
-                      "t.yaml", 1, 1,
-                      "measurements: expected a map of at least one measurement (available: "
-                      "sync, latency, throughput), got no 'measurements' key (it is required)"));
+  EXPECT_TRUE(IsError(
+      ErrorOf("name: t\nbackends: [iptables-nft]\nsweep: {services: [1]}\n"), "t.yaml", 1, 1,
+      "measurements: expected a map of at least one measurement (available: "
+      "sync, latency, throughput, contention), got no 'measurements' key (it is required)"));
 }
 
 TEST(ScenarioErrors, EmptyMeasurements) {
@@ -512,19 +522,19 @@ TEST(ScenarioErrors, EmptyMeasurements) {
                               "measurements: {}\n"),
                       "t.yaml", 4, 15,
                       "measurements: expected a map of at least one measurement (available: "
-                      "sync, latency, throughput), got an empty map"));
+                      "sync, latency, throughput, contention), got an empty map"));
 }
 
 TEST(ScenarioErrors, MeasurementNotImplementedYet) {
   EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  update: {changes: 100}\n"), "t.yaml", 7, 3,
                       "measurements.update: measurement 'update' is not implemented yet "
-                      "(available: sync, latency, throughput)"));
+                      "(available: sync, latency, throughput, contention)"));
 }
 
 TEST(ScenarioErrors, UnknownMeasurementSuggests) {
   EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  throughputt: {}\n"), "t.yaml", 7, 3,
                       "measurements.throughputt: expected a measurement (available: sync, latency, "
-                      "throughput), got an unknown key; did you mean 'throughput'?"));
+                      "throughput, contention), got an unknown key; did you mean 'throughput'?"));
 }
 
 TEST(ScenarioErrors, UnknownSyncOption) {
@@ -620,6 +630,88 @@ TEST(ScenarioErrors, SyncTimeoutZero) {
   EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.sync.timeout=0"}), "--set", 1, 27,
                       "measurements.sync.timeout: expected a whole number of seconds in 1..86400 "
                       "(like 5s, 5000ms or 5), got the number 0"));
+}
+
+TEST(ScenarioParse, ContentionDefaults) {
+  const Scenario s = ParseScenario(std::string(kMinimal) + "  contention:\n", "t.yaml");
+  ASSERT_TRUE(s.contention.has_value());
+  EXPECT_EQ(s.contention->repetitions, 1u);
+  EXPECT_EQ(s.contention->contenders, 4u);
+  EXPECT_EQ(s.contention->mix, std::vector<std::string>{"agent"});
+  EXPECT_EQ(s.contention->interval_ms, 100);
+  EXPECT_EQ(s.contention->wait_s, 5);  // xtables.wait's default
+  EXPECT_EQ(s.contention->duration_s, 20);
+  EXPECT_EQ(s.contention->timeout_s, 300);
+  EXPECT_EQ(s.contention->table, "filter");
+}
+
+TEST(ScenarioParse, ContentionWaitFollowsXtablesWaitUnlessSet) {
+  const std::string text = std::string(kMinimal) + "  contention: {}\nxtables: {wait: 9s}\n";
+  EXPECT_EQ(ParseScenario(text, "t.yaml").contention->wait_s, 9);
+  EXPECT_EQ(ParseScenario(text, "t.yaml", {"measurements.contention.wait=2s"}).contention->wait_s,
+            2);
+}
+
+TEST(ScenarioParse, ContentionIntervalTakesMillisecondsSecondsOrZero) {
+  const struct {
+    const char* text;
+    int ms;
+  } kCases[] = {{"100ms", 100}, {"2s", 2000}, {"0", 0}, {"0ms", 0}, {"60s", 60000}};
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.text);
+    const Scenario s = ParseScenario(kMinimal, "t.yaml",
+                                     {std::string("measurements.contention.interval=") + c.text});
+    EXPECT_EQ(s.contention->interval_ms, c.ms);
+  }
+}
+
+TEST(ScenarioErrors, ContentionIntervalNeedsAUnit) {
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  contention: {interval: 100}\n"), "t.yaml",
+                      7, 26,
+                      "measurements.contention.interval: expected a duration in 0..60000 ms "
+                      "(like 100ms or 1s), got the number 100"));
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  contention: {interval: 61s}\n"), "t.yaml",
+                      7, 26,
+                      "measurements.contention.interval: expected a duration in 0..60000 ms "
+                      "(like 100ms or 1s), got the string '61s'"));
+}
+
+TEST(ScenarioErrors, ContentionWaitZeroWouldWaitForever) {
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  contention: {wait: 0}\n"), "t.yaml", 7, 22,
+                      "measurements.contention.wait: expected a whole number of seconds in "
+                      "1..600 (like 5s, 5000ms or 5), got the number 0"));
+}
+
+TEST(ScenarioErrors, ContentionMixSuggests) {
+  EXPECT_TRUE(IsError(ErrorOf(std::string(kMinimal) + "  contention: {mix: [agent, restor]}\n"),
+                      "t.yaml", 7, 29,
+                      "measurements.contention.mix[1]: expected one of agent, restore, got the "
+                      "string 'restor'; did you mean 'restore'?"));
+}
+
+TEST(ScenarioErrors, ContentionLockIsTheRunsXtablesLock) {
+  // One lock file serves the big writer (the driver) and the contenders: xtables.lock.
+  EXPECT_TRUE(IsError(
+      ErrorOf(std::string(kMinimal) + "  contention: {lock: host}\n"), "t.yaml", 7, 16,
+      "measurements.contention.lock: expected a key of measurements.contention (repetitions, "
+      "contenders, mix, interval, wait, duration, timeout, table), got an unknown key"));
+}
+
+TEST(ScenarioErrors, ContentionTableIsFilterOrNat) {
+  EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.contention.table=mangle"}), "--set", 1, 31,
+                      "measurements.contention.table: expected one of filter, nat, got the "
+                      "string 'mangle'"));
+}
+
+TEST(ScenarioShipped, ContentionParses) {
+  const Scenario s = LoadScenario(SVCBENCH_SOURCE_DIR "/scenarios/contention.yaml");
+  EXPECT_EQ(s.services, (std::vector<uint32_t>{10000, 50000}));
+  EXPECT_EQ(s.backends, (std::vector<std::string>{"iptables-legacy", "iptables-nft", "nftables"}));
+  ASSERT_TRUE(s.contention.has_value());
+  EXPECT_EQ(s.contention->contenders, 4u);
+  EXPECT_EQ(s.contention->wait_s, 5);
+  EXPECT_EQ(s.lock_wait_s, 5);
+  EXPECT_EQ(s.xtables_lock, "private");
 }
 
 TEST(ScenarioErrors, UnknownLockSuggests) {
@@ -739,9 +831,9 @@ TEST(ScenarioSetErrors, UnknownSectionPointsAtTheOverride) {
 }
 
 TEST(ScenarioSetErrors, NotImplementedMeasurementPointsAtTheOverride) {
-  EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.contention.wait=5s"}), "--set", 1, 14,
-                      "measurements.contention: measurement 'contention' is not implemented yet "
-                      "(available: sync, latency, throughput)"));
+  EXPECT_TRUE(IsError(ErrorOf(kMinimal, {"measurements.update.changes=10"}), "--set", 1, 14,
+                      "measurements.update: measurement 'update' is not implemented yet "
+                      "(available: sync, latency, throughput, contention)"));
 }
 
 TEST(ScenarioSetErrors, KeyBelowAScalar) {
